@@ -1,0 +1,1 @@
+"""chatstream: a Reflex chat app whose replies stream live, survive reloads and are saved."""

@@ -1,0 +1,1 @@
+"""Pure functions returning components, one screen region each."""

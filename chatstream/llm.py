@@ -1,0 +1,125 @@
+"""One async generator over an OpenAI-compatible streaming chat completion.
+
+It yields the reply's text deltas, then a `Usage` if the endpoint reported one, and raises
+`ModelError` (a message fit for the user) on every failure, including a stream that ends
+without a finish reason, which the `openai` client itself lets pass quietly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import httpx
+import openai
+
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+NOT_CONFIGURED = (
+    "No model is configured. Set OPENAI_BASE_URL (any OpenAI-compatible endpoint: OpenAI, "
+    "Ollama, vLLM, llama.cpp, LM Studio), OPENAI_API_KEY and CHATSTREAM_MODEL in the "
+    "environment or in a .env file, restart, then press Retry."
+)
+
+
+class ModelError(Exception):
+    """A failure of the model call, worded for the person reading the chat."""
+
+
+@dataclass(frozen=True)
+class Usage:
+    prompt_tokens: int | None
+    completion_tokens: int | None
+
+
+def _client(settings: Settings) -> openai.AsyncOpenAI:
+    return openai.AsyncOpenAI(
+        base_url=settings.base_url,
+        api_key=settings.api_key or "not-needed",
+        max_retries=0,  # connection errors are retried below; HTTP errors are shown at once
+        timeout=httpx.Timeout(settings.stall_timeout, connect=10.0),
+    )
+
+
+def _explain(exc: Exception, settings: Settings, *, started: bool) -> str:
+    where = settings.base_url or "the OpenAI API"
+    if started and isinstance(exc, (openai.APIConnectionError, httpx.HTTPError)):
+        return "The connection to the model was cut in the middle of the reply."
+    if isinstance(exc, openai.APITimeoutError):
+        return f"The model at {where} did not answer in time."
+    if isinstance(exc, openai.APIConnectionError):
+        return f"Could not reach the model at {where}."
+    if isinstance(exc, openai.AuthenticationError):
+        return "The model endpoint refused the API key (HTTP 401). Check OPENAI_API_KEY."
+    if isinstance(exc, openai.RateLimitError):
+        return "The model endpoint is rate limiting requests (HTTP 429). Try again in a moment."
+    if isinstance(exc, openai.NotFoundError):
+        return f"The model '{settings.model_name}' was not found at {where} (HTTP 404)."
+    if isinstance(exc, openai.APIStatusError):
+        return f"The model endpoint answered HTTP {exc.status_code}: {exc.message}"
+    if isinstance(exc, openai.APIError):
+        return f"The model reported an error: {exc.message}"
+    if isinstance(exc, httpx.HTTPError):
+        return "The connection to the model was cut in the middle of the reply."
+    return f"Unexpected error while calling the model: {exc!r}"
+
+
+async def _open(client: openai.AsyncOpenAI, settings: Settings, messages: list[dict]):
+    """Start the request, retrying connection errors with backoff (0.5 s, 1 s, 2 s…)."""
+    extra = {"stream_options": {"include_usage": True}} if settings.stream_usage else {}
+    for attempt in range(settings.connect_retries + 1):
+        try:
+            return await client.chat.completions.create(
+                model=settings.model_name, messages=messages, stream=True, **extra
+            )
+        except openai.APIConnectionError:
+            if attempt == settings.connect_retries:
+                raise
+            log.warning("model connection failed (attempt %d), retrying", attempt + 1)
+            await asyncio.sleep(0.5 * 2**attempt)
+    raise AssertionError("unreachable")
+
+
+async def stream_reply(
+    messages: list[dict], settings: Settings
+) -> AsyncIterator[str | Usage]:
+    """Yield the text deltas of the model's reply to `messages`, then its `Usage` if known."""
+    if not settings.model_configured:
+        raise ModelError(NOT_CONFIGURED)
+    client = _client(settings)
+    started = False
+    try:
+        stream = await _open(client, settings, messages)
+        async with stream:
+            finish_reason = None
+            chunks = aiter(stream)
+            while True:
+                try:
+                    chunk = await asyncio.wait_for(anext(chunks), settings.stall_timeout)
+                except StopAsyncIteration:
+                    break
+                except TimeoutError:
+                    raise ModelError(
+                        f"The model sent nothing for {settings.stall_timeout:g} seconds; "
+                        "the reply was abandoned."
+                    ) from None
+                started = True
+                if chunk.usage is not None:
+                    yield Usage(chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
+                for choice in chunk.choices[:1]:
+                    if choice.delta and choice.delta.content:
+                        yield choice.delta.content
+                    finish_reason = choice.finish_reason or finish_reason
+            if finish_reason is None:
+                raise ModelError(
+                    "The model's stream ended before the reply was finished "
+                    "(no finish reason): the connection was probably cut."
+                )
+    except (openai.OpenAIError, httpx.HTTPError) as exc:
+        raise ModelError(_explain(exc, settings, started=started)) from exc
+    finally:
+        await client.close()

@@ -1,0 +1,72 @@
+"""/ (a new chat) and /chat/<public id> (an existing one): the app's main screen."""
+
+import reflex as rx
+import reflex_local_auth
+
+from ..components.composer import composer
+from ..components.messages import conversation
+from ..components.sidebar import sidebar
+from ..state.chat import ChatState
+from ..state.sidebar import SidebarState
+
+
+def not_found_panel() -> rx.Component:
+    return rx.center(
+        rx.vstack(
+            rx.heading("Chat not found", size="6"),
+            rx.text("There is no chat at this address.", color_scheme="gray"),
+            rx.link(rx.button("Start a new chat", variant="soft"), href="/"),
+            align="center",
+            custom_attrs={"data-testid": "not-found"},
+        ),
+        flex="1",
+    )
+
+
+def _header() -> rx.Component:
+    return rx.el.header(
+        rx.icon_button(
+            rx.icon("menu", size=18),
+            variant="ghost",
+            color_scheme="gray",
+            on_click=SidebarState.toggle,
+            class_name="menu-button",
+            aria_label="Chats",
+        ),
+        rx.text(
+            rx.cond(ChatState.not_found, "", rx.cond(ChatState.title != "", ChatState.title, "New chat")),
+            weight="medium",
+            trim="both",
+            class_name="chat-title",
+        ),
+        class_name="chat-header",
+    )
+
+
+def _screen() -> rx.Component:
+    return rx.el.div(
+        sidebar(),
+        rx.el.div(class_name="scrim", on_click=SidebarState.toggle),
+        rx.el.main(
+            _header(),
+            rx.cond(ChatState.not_found, not_found_panel(), rx.fragment(conversation(), composer())),
+            class_name="main",
+        ),
+        class_name=rx.cond(SidebarState.open_on_mobile, "app sidebar-open", "app"),
+    )
+
+
+@rx.page(route="/", title="chatstream", on_load=[ChatState.new_chat, SidebarState.refresh])
+@reflex_local_auth.require_login
+def index() -> rx.Component:
+    return _screen()
+
+
+@rx.page(
+    route="/chat/[chat_public_id]",
+    title="chatstream",
+    on_load=[ChatState.open_chat, SidebarState.refresh],
+)
+@reflex_local_auth.require_login
+def chat() -> rx.Component:
+    return _screen()

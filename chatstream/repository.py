@@ -1,0 +1,212 @@
+"""Small database functions: keyword-only, a session passed in, typed returns."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta, timezone
+
+import sqlalchemy as sa
+from reflex_local_auth.auth_session import LocalAuthSession
+from sqlmodel import Session, col, select
+
+from .models import Chat, Message, Status, utcnow
+
+TITLE_CHARS = 60
+
+
+class ReplyInProgress(Exception):
+    """A reply in this chat is still streaming; a second one is refused."""
+
+
+def title_from(text: str) -> str:
+    """The first line of the first message, cut at a word near TITLE_CHARS."""
+    line = " ".join(text.split())
+    if len(line) <= TITLE_CHARS:
+        return line or "New chat"
+    cut = line[:TITLE_CHARS].rsplit(" ", 1)[0] or line[:TITLE_CHARS]
+    return cut + "…"
+
+
+def user_id_for_token(*, session: Session, auth_token: str) -> int | None:
+    """The signed-in user of an auth token, read fresh from the database."""
+    if not auth_token:
+        return None
+    return session.exec(
+        select(LocalAuthSession.user_id).where(
+            LocalAuthSession.session_id == auth_token,
+            LocalAuthSession.expiration >= datetime.now(timezone.utc),
+        )
+    ).first()
+
+
+def create_chat(*, session: Session, owner_id: int, title: str) -> Chat:
+    chat = Chat(owner_id=owner_id, title=title_from(title))
+    session.add(chat)
+    session.commit()
+    session.refresh(chat)
+    return chat
+
+
+def list_chats(*, session: Session, owner_id: int) -> list[Chat]:
+    return list(
+        session.exec(
+            select(Chat)
+            .where(Chat.owner_id == owner_id)
+            .order_by(col(Chat.updated_at).desc(), col(Chat.id).desc())
+        )
+    )
+
+
+def get_chat(*, session: Session, owner_id: int, public_id: str) -> Chat | None:
+    """The chat with this public id if `owner_id` owns it; None for unknown and foreign ids alike."""
+    return session.exec(
+        select(Chat).where(Chat.public_id == public_id, Chat.owner_id == owner_id)
+    ).first()
+
+
+def rename_chat(*, session: Session, chat: Chat, title: str) -> Chat:
+    chat.title = " ".join(title.split())[:200] or chat.title
+    session.add(chat)
+    session.commit()
+    session.refresh(chat)
+    return chat
+
+
+def delete_chat(*, session: Session, chat: Chat) -> None:
+    session.exec(sa.delete(Message).where(col(Message.chat_id) == chat.id))
+    session.delete(chat)
+    session.commit()
+
+
+def list_messages(*, session: Session, chat_id: int) -> list[Message]:
+    return list(
+        session.exec(select(Message).where(Message.chat_id == chat_id).order_by(col(Message.id)))
+    )
+
+
+def get_message(*, session: Session, message_id: int) -> Message | None:
+    return session.get(Message, message_id)
+
+
+def streaming_message(*, session: Session, chat_id: int) -> Message | None:
+    return session.exec(
+        select(Message).where(Message.chat_id == chat_id, col(Message.streaming).is_(True))
+    ).first()
+
+
+def _open_reply(*, session: Session, chat: Chat, model: str) -> Message:
+    reply = Message(
+        chat_id=chat.id,
+        role="assistant",
+        content="",
+        streaming=True,
+        status=Status.STREAMING.value,
+        model=model,
+    )
+    session.add(reply)
+    chat.updated_at = utcnow()
+    session.add(chat)
+    try:
+        session.commit()
+    except sa.exc.IntegrityError as exc:  # the one-streaming-reply-per-chat index
+        session.rollback()
+        raise ReplyInProgress from exc
+    session.refresh(reply)
+    return reply
+
+
+def start_exchange(
+    *, session: Session, chat: Chat, user_text: str, model: str
+) -> tuple[Message, Message]:
+    """Save the user's message and an empty streaming reply, atomically."""
+    if streaming_message(session=session, chat_id=chat.id) is not None:
+        raise ReplyInProgress
+    user_message = Message(chat_id=chat.id, role="user", content=user_text)
+    session.add(user_message)
+    reply = _open_reply(session=session, chat=chat, model=model)
+    session.refresh(user_message)
+    return user_message, reply
+
+
+def restart_reply(*, session: Session, chat: Chat, message: Message, model: str) -> Message:
+    """Replace a finished reply by a new streaming one (Retry): the old row is removed."""
+    if streaming_message(session=session, chat_id=chat.id) is not None:
+        raise ReplyInProgress
+    session.delete(message)
+    session.flush()
+    return _open_reply(session=session, chat=chat, model=model)
+
+
+def history_before(*, session: Session, message: Message) -> list[Message]:
+    """The chat's messages before `message`, oldest first: what the model is asked to continue."""
+    return list(
+        session.exec(
+            select(Message)
+            .where(Message.chat_id == message.chat_id, col(Message.id) < message.id)
+            .order_by(col(Message.id))
+        )
+    )
+
+
+def checkpoint(*, session: Session, message_id: int, content: str) -> bool:
+    """Save the text so far of a streaming reply; False if it no longer streams."""
+    result = session.exec(
+        sa.update(Message)
+        .where(col(Message.id) == message_id, col(Message.streaming).is_(True))
+        .values(content=content, updated_at=utcnow())
+    )
+    session.commit()
+    return result.rowcount == 1
+
+
+def finish(
+    *,
+    session: Session,
+    message_id: int,
+    content: str,
+    status: Status,
+    error: str | None = None,
+    prompt_tokens: int | None = None,
+    completion_tokens: int | None = None,
+) -> bool:
+    """End a streaming reply: `streaming=false`, its final text and status. False if already ended."""
+    result = session.exec(
+        sa.update(Message)
+        .where(col(Message.id) == message_id, col(Message.streaming).is_(True))
+        .values(
+            content=content,
+            streaming=False,
+            status=status.value,
+            error=error,
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            updated_at=utcnow(),
+        )
+    )
+    session.commit()
+    return result.rowcount == 1
+
+
+def interrupt_orphans(
+    *, session: Session, idle_for: timedelta, alive: Iterable[str] = ()
+) -> int:
+    """Mark streaming replies whose job is gone (no checkpoint for `idle_for`) as interrupted.
+
+    `alive`: public ids of replies whose jobs run here, which are never orphans.
+    """
+    result = session.exec(
+        sa.update(Message)
+        .where(
+            col(Message.streaming).is_(True),
+            col(Message.updated_at) <= utcnow() - idle_for,
+            col(Message.public_id).not_in(list(alive)),
+        )
+        .values(
+            streaming=False,
+            status=Status.INTERRUPTED.value,
+            error="The server stopped while this reply was being written.",
+            updated_at=utcnow(),
+        )
+    )
+    session.commit()
+    return result.rowcount

@@ -1,0 +1,59 @@
+"""One typed settings object, read from the environment (and `.env`) at first use."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+MAX_MESSAGE_CHARS = 32_000
+"""The longest user message accepted; longer ones are refused and nothing is saved."""
+
+DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant. Answer in Markdown."
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the app needs to talk to a model and to pace a stream."""
+
+    base_url: str | None
+    api_key: str | None
+    model: str | None
+    system_prompt: str
+    stall_timeout: float
+    """Seconds without a chunk before a reply is failed as stalled."""
+    connect_retries: int
+    """Extra attempts for connection errors that happen before the first chunk."""
+    flush_interval: float
+    """Seconds between two live updates to a tab (the first chunk goes at once)."""
+    checkpoint_interval: float
+    """Seconds between two database checkpoints of a streaming reply."""
+    stream_usage: bool
+    """Ask the endpoint for token usage (`stream_options.include_usage`)."""
+
+    @property
+    def model_configured(self) -> bool:
+        return bool(self.base_url or self.api_key)
+
+    @property
+    def model_name(self) -> str:
+        return self.model or "gpt-4o-mini"
+
+
+def _float(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    return float(raw) if raw else default
+
+
+def get_settings() -> Settings:
+    """Read the settings now; cheap, so callers read them when they need them."""
+    return Settings(
+        base_url=os.environ.get("OPENAI_BASE_URL") or None,
+        api_key=os.environ.get("OPENAI_API_KEY") or None,
+        model=os.environ.get("CHATSTREAM_MODEL") or None,
+        system_prompt=os.environ.get("CHATSTREAM_SYSTEM_PROMPT", DEFAULT_SYSTEM_PROMPT),
+        stall_timeout=_float("CHATSTREAM_STALL_TIMEOUT", 60.0),
+        connect_retries=int(_float("CHATSTREAM_CONNECT_RETRIES", 2)),
+        flush_interval=_float("CHATSTREAM_FLUSH_INTERVAL", 0.05),
+        checkpoint_interval=_float("CHATSTREAM_CHECKPOINT_INTERVAL", 1.0),
+        stream_usage=os.environ.get("CHATSTREAM_STREAM_USAGE", "1") not in ("0", "false", "no"),
+    )

@@ -1,0 +1,101 @@
+"""The follower: a tab's live view of the reply being written in the chat it shows.
+
+`LiveReply` is deliberately small: each update sends only `text` (the reply so far), never
+the conversation. Its `follow` handler subscribes to the message's channel after checking,
+from the tab's own session, that the tab's user owns the chat; it ends when the message
+stops streaming, and hands the finished message to the chat's list in the same delta.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import reflex as rx
+from sqlmodel import select
+
+from ..models import Chat, Message
+from ..settings import get_settings
+from ..streams import Snapshot, hub
+from .session import current_user_id
+from .views import MessageView
+
+POLL_SECONDS = 1.0
+"""How often a follower re-reads the database when the reply's job runs in no channel here."""
+
+
+def _owned_message(public_id: str, user_id: int | None) -> Message | None:
+    if user_id is None:
+        return None
+    with rx.session() as session:
+        return session.exec(
+            select(Message)
+            .join(Chat, Chat.id == Message.chat_id)
+            .where(Message.public_id == public_id, Chat.owner_id == user_id)
+        ).first()
+
+
+class LiveReply(rx.State):
+    """The reply streaming into this tab; empty `message_id` when none is."""
+
+    message_id: str = ""
+    text: str = ""
+    _generation: int = 0
+
+    def show(self, message: Message) -> None:
+        """Point this tab at a streaming message; call `follow` next."""
+        self.message_id = message.public_id
+        self.text = message.content
+        self._generation += 1
+
+    def clear(self) -> None:
+        self.message_id = ""
+        self.text = ""
+        self._generation += 1
+
+    @rx.event(background=True)
+    async def follow(self):
+        async with self:
+            generation, public_id = self._generation, self.message_id
+            user_id = await current_user_id(self)
+        if not public_id or _owned_message(public_id, user_id) is None:
+            return
+        flush = get_settings().flush_interval
+        version = -1
+        while True:
+            snapshot = await self._next(public_id, version)
+            async with self:
+                if self._generation != generation:
+                    return  # the tab moved on: another chat, a newer follower
+                if snapshot.version == version and not snapshot.done:
+                    continue  # a quiet second: nothing to send
+                self.text = snapshot.text
+                if snapshot.done:
+                    await self._hand_over(public_id)
+                    return
+            version = snapshot.version
+            await asyncio.sleep(flush)  # batch: at most one update per flush interval
+
+    @staticmethod
+    async def _next(public_id: str, version: int) -> Snapshot:
+        """The next text: from the channel when the job runs here, else from the database."""
+        channel = hub.channel(public_id)
+        if channel is not None:
+            return await channel.wait(version, timeout=POLL_SECONDS)
+        await asyncio.sleep(0 if version < 0 else POLL_SECONDS)
+        with rx.session() as session:
+            message = session.exec(select(Message).where(Message.public_id == public_id)).first()
+        if message is None:
+            return Snapshot("", version, True)
+        # A streaming reply only grows, so its length orders the checkpoints.
+        return Snapshot(message.content, len(message.content), not message.streaming)
+
+    async def _hand_over(self, public_id: str) -> None:
+        """The reply ended: move its saved form into the chat's message list, in one delta."""
+        from .chat import ChatState
+
+        with rx.session() as session:
+            message = session.exec(select(Message).where(Message.public_id == public_id)).first()
+        chat = await self.get_state(ChatState)
+        if message is not None:
+            chat.put_message(MessageView.of(message))
+        self.clear()

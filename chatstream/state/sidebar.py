@@ -1,0 +1,76 @@
+"""The sidebar: the user's chats, newest first; rename and delete."""
+
+from __future__ import annotations
+
+import reflex as rx
+from reflex_local_auth import LocalAuthState
+
+from .. import jobs, repository
+from .chat import ChatState
+from .session import current_user_id
+from .views import ChatLink
+
+
+class SidebarState(rx.State):
+    chats: list[ChatLink] = []
+    username: str = ""
+    open_on_mobile: bool = False
+
+    @rx.event
+    async def refresh(self):
+        user_id = await current_user_id(self)
+        auth = await self.get_state(LocalAuthState)
+        self.username = auth.authenticated_user.username if user_id is not None else ""
+        if user_id is None:
+            self.chats = []
+            return
+        with rx.session() as session:
+            self.chats = [
+                ChatLink.of(c) for c in repository.list_chats(session=session, owner_id=user_id)
+            ]
+
+    @rx.event
+    def toggle(self):
+        self.open_on_mobile = not self.open_on_mobile
+
+    @rx.event
+    async def rename(self, public_id: str, form_data: dict):
+        title = (form_data.get("title") or "").strip()
+        user_id = await current_user_id(self)
+        if not title or user_id is None:
+            return None
+        with rx.session() as session:
+            chat = repository.get_chat(session=session, owner_id=user_id, public_id=public_id)
+            if chat is None:
+                return None
+            repository.rename_chat(session=session, chat=chat, title=title)
+            new_title = chat.title
+        chat_state = await self.get_state(ChatState)
+        if chat_state.public_id == public_id:
+            chat_state.title = new_title
+        return SidebarState.refresh
+
+    @rx.event
+    async def delete(self, public_id: str):
+        user_id = await current_user_id(self)
+        if user_id is None:
+            return None
+        with rx.session() as session:
+            chat = repository.get_chat(session=session, owner_id=user_id, public_id=public_id)
+            if chat is None:
+                return None
+            if streaming := repository.streaming_message(session=session, chat_id=chat.id):
+                jobs.stop(streaming.public_id)
+            repository.delete_chat(session=session, chat=chat)
+        events = [SidebarState.refresh]
+        if (await self.get_state(ChatState)).public_id == public_id:
+            events.append(rx.redirect("/"))
+        return events
+
+    @rx.event
+    async def logout(self):
+        auth = await self.get_state(LocalAuthState)
+        auth.do_logout()
+        self.chats = []
+        self.username = ""
+        return rx.redirect("/login")

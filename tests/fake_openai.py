@@ -1,0 +1,228 @@
+"""A real OpenAI-compatible HTTP server for tests: scripted streaming replies and faults.
+
+It speaks `POST /v1/chat/completions` with `stream=true` as server-sent events (`data:` lines
+and `data: [DONE]`) and `GET /v1/models`. A test scripts what it answers with `Reply`s,
+picked by a trigger text in the last user message (or from a queue, or a default), and
+reads back what the app asked and whether the app hung up mid-stream.
+"""
+
+from __future__ import annotations
+
+import json
+import select
+import socket
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+@dataclass
+class Reply:
+    """What the server does for one request."""
+
+    chunks: list[str] = field(default_factory=lambda: ["Hello", " from", " the", " test", " model."])
+    delay: float = 0.01
+    """Seconds before each chunk."""
+    first_delay: float = 0.0
+    status: int = 200
+    """An HTTP error status answered before any chunk (with an OpenAI-style error body)."""
+    finish: bool = True
+    """Send a finish reason and `[DONE]`; False ends the body early, cleanly (no finish reason)."""
+    cut_after: int | None = None
+    """Cut the connection abruptly after this many chunks (a broken chunked body)."""
+    hang_after: int | None = None
+    """Send this many chunks, then nothing until the client hangs up."""
+    usage: tuple[int, int] | None = (12, 5)
+
+    @property
+    def text(self) -> str:
+        return "".join(self.chunks)
+
+
+def words(text: str, size: int = 4) -> list[str]:
+    """`text` in chunks of `size` characters."""
+    return [text[i : i + size] for i in range(0, len(text), size)]
+
+
+@dataclass
+class Request:
+    body: dict
+    sent: list[tuple[float, str]] = field(default_factory=list)
+    """(time.time(), text) for each chunk written."""
+    disconnected_at: float | None = None
+    finished: bool = False
+
+    @property
+    def last_user_message(self) -> str:
+        users = [m["content"] for m in self.body.get("messages", []) if m["role"] == "user"]
+        return users[-1] if users else ""
+
+
+class FakeOpenAI:
+    def __init__(self, models: tuple[str, ...] = ("test-model",)) -> None:
+        self.models = models
+        self.requests: list[Request] = []
+        self._triggers: dict[str, Reply] = {}
+        self._queue: deque[Reply] = deque()
+        self.default = Reply()
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+
+    def __enter__(self) -> FakeOpenAI:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def on(self, trigger: str, reply: Reply) -> Reply:
+        """Answer `reply` to any request whose last user message contains `trigger`."""
+        self._triggers[trigger] = reply
+        return reply
+
+    def enqueue(self, reply: Reply) -> Reply:
+        self._queue.append(reply)
+        return reply
+
+    def request_for(self, trigger: str, timeout: float = 10.0) -> Request:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for request in list(self.requests):
+                if trigger in request.last_user_message:
+                    return request
+            time.sleep(0.02)
+        raise AssertionError(f"the model was never asked about {trigger!r}")
+
+    def _pick(self, request: Request) -> Reply:
+        with self._lock:
+            for trigger, reply in self._triggers.items():
+                if trigger in request.last_user_message:
+                    return reply
+            return self._queue.popleft() if self._queue else self.default
+
+    def _handler(self):
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                if self.path.rstrip("/") != "/v1/models":
+                    return self._json(404, {"error": {"message": "not found"}})
+                data = [{"id": m, "object": "model", "owned_by": "test"} for m in fake.models]
+                self._json(200, {"object": "list", "data": data})
+
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                request = Request(body=body)
+                fake.requests.append(request)
+                reply = fake._pick(request)
+                if reply.status != 200:
+                    message = {401: "Invalid API key", 429: "Rate limit reached"}.get(
+                        reply.status, "The server had an error"
+                    )
+                    return self._json(reply.status, {"error": {"message": message, "type": "test"}})
+                self._stream(request, reply, body.get("model", "test-model"))
+
+            def _json(self, status: int, payload: dict) -> None:
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _client_gone(self, wait: float) -> bool:
+                """Sleep up to `wait` seconds; True as soon as the client closes its side."""
+                readable, _, _ = select.select([self.connection], [], [], max(wait, 0))
+                if not readable:
+                    return False
+                try:
+                    return self.connection.recv(1, socket.MSG_PEEK) == b""
+                except OSError:
+                    return True
+
+            def _hang(self, request: Request) -> None:
+                while not self._client_gone(0.05):
+                    pass
+                request.disconnected_at = time.time()
+
+            def _stream(self, request: Request, reply: Reply, model: str) -> None:
+                chunked = reply.finish or reply.cut_after is not None or reply.hang_after is not None
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                if chunked:
+                    self.send_header("Transfer-Encoding", "chunked")
+                else:
+                    self.send_header("Connection", "close")  # body delimited by the close
+                self.end_headers()
+
+                def event(payload) -> None:
+                    line = f"data: {payload if isinstance(payload, str) else json.dumps(payload)}\n\n"
+                    data = line.encode()
+                    if chunked:
+                        data = f"{len(data):x}\r\n".encode() + data + b"\r\n"
+                    self.wfile.write(data)
+                    self.wfile.flush()
+
+                def chunk(delta: dict, finish: str | None = None, usage=None) -> dict:
+                    choices = [] if usage else [{"index": 0, "delta": delta, "finish_reason": finish}]
+                    return {
+                        "id": "chatcmpl-test",
+                        "object": "chat.completion.chunk",
+                        "created": int(time.time()),
+                        "model": model,
+                        "choices": choices,
+                        "usage": usage,
+                    }
+
+                try:
+                    if self._client_gone(reply.first_delay):
+                        request.disconnected_at = time.time()
+                        return
+                    event(chunk({"role": "assistant", "content": ""}))
+                    for index, text in enumerate(reply.chunks):
+                        if index == reply.cut_after:
+                            self.connection.shutdown(socket.SHUT_RDWR)
+                            return
+                        if index == reply.hang_after:
+                            return self._hang(request)
+                        if index and self._client_gone(reply.delay):
+                            request.disconnected_at = time.time()
+                            return
+                        event(chunk({"content": text}))
+                        request.sent.append((time.time(), text))
+                    if reply.hang_after is not None:
+                        return self._hang(request)
+                    if not reply.finish:
+                        self.close_connection = True
+                        return
+                    event(chunk({}, finish="stop"))
+                    if reply.usage:
+                        prompt, completion = reply.usage
+                        usage = {
+                            "prompt_tokens": prompt,
+                            "completion_tokens": completion,
+                            "total_tokens": prompt + completion,
+                        }
+                        event(chunk({}, usage=usage))
+                    event("[DONE]")
+                    self.wfile.write(b"0\r\n\r\n")
+                    self.wfile.flush()
+                    request.finished = True
+                except (BrokenPipeError, ConnectionResetError):
+                    request.disconnected_at = time.time()
+
+        return Handler

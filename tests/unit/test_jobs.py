@@ -1,0 +1,182 @@
+"""Reply jobs against a real OpenAI-compatible HTTP server and the real (SQLite) database."""
+
+import asyncio
+import dataclasses
+
+import pytest
+import reflex as rx
+
+from chatstream import jobs, repository
+from chatstream.models import Message, Status
+from chatstream.settings import get_settings
+from chatstream.streams import hub
+from tests.factories import make_chat, make_user
+from tests.fake_openai import FakeOpenAI, Reply, words
+
+
+@pytest.fixture
+def model():
+    with FakeOpenAI() as server:
+        yield server
+
+
+def settings_for(server, **changes):
+    base = dataclasses.replace(
+        get_settings(),
+        base_url=server.url,
+        api_key="test-key",
+        model="test-model",
+        system_prompt="Be brief.",
+        stall_timeout=5.0,
+        connect_retries=0,
+        checkpoint_interval=1.0,
+    )
+    return dataclasses.replace(base, **changes)
+
+
+def exchange(text: str) -> tuple[Message, Message]:
+    chat = make_chat(make_user())
+    with rx.session() as session:
+        return repository.start_exchange(session=session, chat=chat, user_text=text, model="test-model")
+
+
+def load(message_id: int) -> Message:
+    with rx.session() as session:
+        return repository.get_message(session=session, message_id=message_id)
+
+
+async def run_reply(reply: Message, settings) -> Message:
+    await jobs.start(message_id=reply.id, public_id=reply.public_id, settings=settings)
+    return load(reply.id)
+
+
+async def wait_until(condition, timeout: float = 10.0) -> None:
+    for _ in range(int(timeout / 0.02)):
+        if condition():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("condition not met in time")
+
+
+async def test_final_content_is_exactly_the_concatenation_of_the_chunks(model):
+    text = "Ünïcode ✓, `code`, and\nnew lines — " * 40
+    model.on("concat", Reply(chunks=words(text, 3), delay=0))
+    _, reply = exchange("concat please")
+
+    saved = await run_reply(reply, settings_for(model))
+
+    assert saved.content == text
+    assert (saved.streaming, saved.status, saved.error) == (False, "complete", None)
+    assert (saved.prompt_tokens, saved.completion_tokens) == (12, 5)
+
+
+async def test_the_model_gets_the_system_prompt_and_the_history(model):
+    model.on("history", Reply(chunks=["ok"]))
+    _, reply = exchange("history please")
+
+    await run_reply(reply, settings_for(model))
+
+    body = model.request_for("history").body
+    assert body["stream"] is True and body["model"] == "test-model"
+    assert body["messages"] == [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "history please"},
+    ]
+
+
+async def test_streaming_reply_is_checkpointed_so_a_reload_reads_the_text_so_far(model):
+    model.on("checkpoint", Reply(chunks=["one ", "two ", "three "], delay=0, hang_after=3))
+    _, reply = exchange("checkpoint please")
+    task = jobs.start(
+        message_id=reply.id,
+        public_id=reply.public_id,
+        settings=settings_for(model, checkpoint_interval=0.0),
+    )
+
+    await wait_until(lambda: load(reply.id).content == "one two three ")
+    assert load(reply.id).streaming
+
+    jobs.stop(reply.public_id)
+    await task
+    assert load(reply.id).streaming is False
+
+
+async def test_stop_closes_the_upstream_connection_and_keeps_the_partial_text(model):
+    model.on("stop me", Reply(chunks=["partial ", "text"], delay=0, hang_after=2))
+    _, reply = exchange("stop me")
+    task = jobs.start(message_id=reply.id, public_id=reply.public_id, settings=settings_for(model))
+    await wait_until(lambda: hub.channel(reply.public_id) and hub.channel(reply.public_id).text == "partial text")
+
+    assert jobs.stop(reply.public_id)
+    await task
+
+    request = model.request_for("stop me")
+    await wait_until(lambda: request.disconnected_at is not None)
+    saved = load(reply.id)
+    assert (saved.content, saved.status, saved.streaming) == ("partial text", "stopped", False)
+
+
+FAULTS = {
+    "http 401": (Reply(status=401), "401"),
+    "http 429": (Reply(status=429), "429"),
+    "http 500": (Reply(status=500), "500"),
+    "cut mid-stream": (Reply(chunks=["kept ", "lost"], delay=0, cut_after=1), "cut"),
+    "no finish reason": (Reply(chunks=["kept ", "also kept"], delay=0, finish=False), "finish reason"),
+    "stall": (Reply(chunks=["kept "], delay=0, hang_after=1), "sent nothing"),
+}
+
+
+@pytest.mark.parametrize("fault", list(FAULTS))
+async def test_every_model_fault_ends_the_reply_as_an_error_and_keeps_the_partial_text(model, fault):
+    script, words_in_error = FAULTS[fault]
+    model.on(fault, script)
+    _, reply = exchange(f"{fault} please")
+
+    saved = await run_reply(reply, settings_for(model, stall_timeout=0.5))
+
+    sent = "".join(text for _, text in model.request_for(fault).sent)
+    assert (saved.streaming, saved.status) == (False, "error")
+    assert saved.content == sent
+    assert words_in_error in saved.error
+
+
+async def test_an_unreachable_model_is_retried_then_reported(model):
+    _, reply = exchange("anyone there?")
+    settings = settings_for(model, base_url="http://127.0.0.1:9/v1", connect_retries=1)
+
+    saved = await run_reply(reply, settings)
+
+    assert (saved.streaming, saved.status) == (False, "error")
+    assert "Could not reach the model" in saved.error
+
+
+async def test_without_a_configured_model_the_reply_explains_how_to_configure_one(model):
+    _, reply = exchange("hello")
+    settings = settings_for(model, base_url=None, api_key=None)
+
+    saved = await run_reply(reply, settings)
+
+    assert (saved.streaming, saved.status) == (False, "error")
+    assert "OPENAI_BASE_URL" in saved.error
+
+
+async def test_shutdown_interrupts_running_replies(model):
+    model.on("long", Reply(chunks=["so far"], delay=0, hang_after=1))
+    async with jobs.lifespan(sweep_interval=60):
+        _, reply = exchange("long story")
+        jobs.start(message_id=reply.id, public_id=reply.public_id, settings=settings_for(model))
+        await wait_until(lambda: hub.channel(reply.public_id).text == "so far")
+
+    saved = load(reply.id)
+    assert (saved.streaming, saved.status, saved.content) == (False, "interrupted", "so far")
+
+
+async def test_startup_interrupts_replies_left_streaming_by_a_killed_server(model):
+    _, orphan = exchange("the server died here")
+    with rx.session() as session:
+        repository.checkpoint(session=session, message_id=orphan.id, content="last checkpoint")
+
+    async with jobs.lifespan(sweep_interval=60):
+        saved = load(orphan.id)
+
+    assert (saved.streaming, saved.status, saved.content) == (False, "interrupted", "last checkpoint")

@@ -1,0 +1,56 @@
+"""Migrations are the only way tables are made, and they match the models."""
+
+import sqlalchemy as sa
+import sqlmodel
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+import chatstream.models  # noqa: F401
+from tests.conftest import ROOT
+
+
+def _upgrade(url: str) -> None:
+    from alembic import command
+
+    config = Config(str(ROOT / "alembic.ini"))
+    config.set_main_option("sqlalchemy.url", url)
+    command.upgrade(config, "head")
+
+
+def test_an_empty_database_upgrades_to_head_and_matches_the_models(tmp_path):
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    _upgrade(url)
+    with sa.create_engine(url).connect() as connection:
+        context = MigrationContext.configure(connection)
+        assert context.get_current_revision() == "0002_message_streaming"
+        assert compare_metadata(context, sqlmodel.SQLModel.metadata) == []
+
+
+def test_the_history_adds_streaming_to_messages_as_the_original_design_does(tmp_path):
+    from alembic import command
+
+    url = f"sqlite:///{tmp_path / 'history.db'}"
+    config = Config(str(ROOT / "alembic.ini"))
+    config.set_main_option("sqlalchemy.url", url)
+    command.upgrade(config, "0001_initial")
+    engine = sa.create_engine(url)
+    assert "streaming" not in {c["name"] for c in sa.inspect(engine).get_columns("message")}
+    with engine.begin() as connection:
+        connection.execute(sa.text(
+            "insert into message (public_id, chat_id, role, content, status, created_at, updated_at)"
+            " values ('old', 1, 'assistant', 'hi', 'complete', '2026-01-01', '2026-01-01')"
+        ))
+    command.upgrade(config, "head")
+    column = next(c for c in sa.inspect(engine).get_columns("message") if c["name"] == "streaming")
+    assert column["nullable"] is False
+    with engine.connect() as connection:
+        assert connection.execute(sa.text("select streaming from message")).scalar() in (0, False)
+
+
+def test_importing_the_app_creates_no_tables(tmp_path, monkeypatch):
+    script = ScriptDirectory.from_config(Config(str(ROOT / "alembic.ini")))
+    assert [r.revision for r in script.walk_revisions()][::-1] == ["0001_initial", "0002_message_streaming"]
+    source = "\n".join(p.read_text() for p in (ROOT / "chatstream").rglob("*.py"))
+    assert "create_all" not in source

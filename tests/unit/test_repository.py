@@ -1,0 +1,115 @@
+"""Access checks, the one-streaming-reply rule and orphan recovery, on the real database."""
+
+from datetime import timedelta
+
+import pytest
+import reflex as rx
+import sqlalchemy as sa
+
+from chatstream import repository
+from chatstream.models import Message, Status, utcnow
+from chatstream.state.live import _owned_message
+from tests.factories import make_chat, make_user, sign_in
+
+
+def test_a_chat_is_found_only_by_its_owner():
+    alice, bob = make_user(), make_user()
+    chat = make_chat(alice)
+    with rx.session() as session:
+        assert repository.get_chat(session=session, owner_id=alice.id, public_id=chat.public_id)
+        assert repository.get_chat(session=session, owner_id=bob.id, public_id=chat.public_id) is None
+        assert repository.get_chat(session=session, owner_id=alice.id, public_id="nope") is None
+
+
+def test_public_ids_are_random_and_not_database_ids():
+    chats = [make_chat(make_user()) for _ in range(3)]
+    ids = {c.public_id for c in chats}
+    assert len(ids) == 3
+    assert all(len(i) >= 16 and not i.isdigit() for i in ids)
+
+
+def test_a_streaming_message_is_followed_only_by_the_chat_owner():
+    alice, bob = make_user(), make_user()
+    chat = make_chat(alice)
+    with rx.session() as session:
+        _, reply = repository.start_exchange(session=session, chat=chat, user_text="hi", model="m")
+    assert _owned_message(reply.public_id, alice.id) is not None
+    assert _owned_message(reply.public_id, bob.id) is None
+    assert _owned_message(reply.public_id, None) is None
+
+
+def test_the_signed_in_user_comes_from_the_auth_token():
+    alice = make_user()
+    sign_in(alice, "token-of-alice")
+    with rx.session() as session:
+        assert repository.user_id_for_token(session=session, auth_token="token-of-alice") == alice.id
+        assert repository.user_id_for_token(session=session, auth_token="forged") is None
+        assert repository.user_id_for_token(session=session, auth_token="") is None
+
+
+def test_a_second_send_while_a_reply_streams_is_refused():
+    chat = make_chat(make_user())
+    with rx.session() as session:
+        repository.start_exchange(session=session, chat=chat, user_text="one", model="m")
+        with pytest.raises(repository.ReplyInProgress):
+            repository.start_exchange(session=session, chat=chat, user_text="two", model="m")
+        assert [m.content for m in repository.list_messages(session=session, chat_id=chat.id)] == [
+            "one",
+            "",
+        ]
+
+
+def test_the_database_itself_allows_one_streaming_reply_per_chat():
+    chat = make_chat(make_user())
+    with rx.session() as session:
+        for _ in range(2):
+            session.add(Message(chat_id=chat.id, role="assistant", streaming=True, status="streaming"))
+        with pytest.raises(sa.exc.IntegrityError):
+            session.commit()
+
+
+def test_finish_ends_streaming_once():
+    chat = make_chat(make_user())
+    with rx.session() as session:
+        _, reply = repository.start_exchange(session=session, chat=chat, user_text="q", model="m")
+        assert repository.finish(session=session, message_id=reply.id, content="a", status=Status.COMPLETE)
+        assert not repository.finish(session=session, message_id=reply.id, content="b", status=Status.ERROR)
+        assert not repository.checkpoint(session=session, message_id=reply.id, content="c")
+        session.refresh(reply)
+        assert (reply.content, reply.status, reply.streaming) == ("a", "complete", False)
+
+
+def test_orphaned_streaming_replies_become_interrupted_with_their_checkpoint():
+    chat = make_chat(make_user())
+    with rx.session() as session:
+        _, reply = repository.start_exchange(session=session, chat=chat, user_text="q", model="m")
+        repository.checkpoint(session=session, message_id=reply.id, content="half")
+        assert repository.interrupt_orphans(session=session, idle_for=timedelta(minutes=5)) == 0
+        session.exec(sa.update(Message).where(Message.id == reply.id).values(updated_at=utcnow() - timedelta(minutes=10)))
+        session.commit()
+        assert repository.interrupt_orphans(session=session, idle_for=timedelta(minutes=5)) >= 1
+        session.refresh(reply)
+        assert (reply.streaming, reply.status, reply.content) == (False, "interrupted", "half")
+
+
+def test_retry_replaces_the_failed_reply():
+    chat = make_chat(make_user())
+    with rx.session() as session:
+        _, failed = repository.start_exchange(session=session, chat=chat, user_text="q", model="m")
+        repository.finish(session=session, message_id=failed.id, content="", status=Status.ERROR, error="x")
+        new = repository.restart_reply(session=session, chat=chat, message=failed, model="m")
+        roles = [(m.role, m.streaming) for m in repository.list_messages(session=session, chat_id=chat.id)]
+        assert roles == [("user", False), ("assistant", True)]
+        assert new.public_id != failed.public_id
+
+
+@pytest.mark.parametrize(
+    ("text", "title"),
+    [
+        ("  Hello   there ", "Hello there"),
+        ("", "New chat"),
+        ("word " * 30, ("word " * 12).strip() + "…"),
+    ],
+)
+def test_titles_come_from_the_first_message(text, title):
+    assert repository.title_from(text) == title
