@@ -226,3 +226,42 @@ class FakeOpenAI:
                     request.disconnected_at = time.time()
 
         return Handler
+
+
+DEMO_REPLY = """Here is a **streaming** reply, written a few characters at a time.
+
+1. Lists render while they grow
+2. So do tables and code
+
+| feature | state |
+|---|---|
+| markdown | live |
+| stop | instant |
+
+```python
+def greet(name: str) -> str:
+    return f"Hello, {name}!"
+```
+
+That's all. <script>alert('this is only text')</script>
+"""
+
+
+def main() -> None:
+    """Serve a slow demo reply on a fixed port, for trying the app by hand and screenshots."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--port", type=int, default=8111)
+    parser.add_argument("--delay", type=float, default=0.04)
+    args = parser.parse_args()
+    server = FakeOpenAI()
+    server._server.server_close()
+    server._server = ThreadingHTTPServer(("127.0.0.1", args.port), server._handler())
+    server.default = Reply(chunks=words(DEMO_REPLY, 3), delay=args.delay)
+    print(f"scripted model at {server.url}", flush=True)
+    server._server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

@@ -22,7 +22,8 @@ def composer() -> rx.Component:
                 rows=1,
                 auto_focus=True,
                 class_name="composer-input",
-                custom_attrs={"data-testid": "composer", "maxlength": MAX_MESSAGE_CHARS * 2},
+                max_length=MAX_MESSAGE_CHARS * 2,
+                custom_attrs={"data-testid": "composer"},
             ),
             rx.cond(
                 streaming,

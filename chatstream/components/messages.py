@@ -55,7 +55,7 @@ def message_item(message: MessageView, index) -> rx.Component:
     body = rx.cond(
         message.role == "user",
         rx.el.div(message.content, class_name="user-text"),
-        markdown(message.content),
+        markdown(source=message.content),
     )
     return rx.el.div(
         _content(body),
@@ -71,7 +71,7 @@ def live_reply() -> rx.Component:
     return rx.cond(
         LiveReply.message_id != "",
         rx.el.div(
-            _content(markdown(LiveReply.text)),
+            _content(markdown(source=LiveReply.text)),
             rx.hstack(
                 rx.el.span(class_name="pulse"),
                 rx.text("Writing…", size="1", color_scheme="gray"),
