@@ -7,7 +7,7 @@ from ..state.sidebar import SidebarState
 from ..state.views import ChatLink
 
 
-def _action(icon: str, label: str, testid: str) -> rx.Component:
+def _action(icon: str, label: str, testid: str, on_click) -> rx.Component:
     return rx.icon_button(
         rx.icon(icon, size=14),
         variant="ghost",
@@ -15,58 +15,61 @@ def _action(icon: str, label: str, testid: str) -> rx.Component:
         color_scheme="gray",
         aria_label=label,
         title=label,
+        on_click=on_click,
         custom_attrs={"data-testid": testid},
     )
 
 
-def _rename(chat: ChatLink) -> rx.Component:
+def rename_dialog() -> rx.Component:
     return rx.dialog.root(
-        rx.dialog.trigger(_action("pencil", "Rename chat", "rename-chat")),
         rx.dialog.content(
             rx.dialog.title("Rename chat"),
             rx.form(
                 rx.input(
                     name="title",
-                    default_value=chat.title,
+                    default_value=SidebarState.target_title,
+                    key=SidebarState.target_id,
                     auto_focus=True,
+                    max_length=200,
                     custom_attrs={"data-testid": "rename-input"},
                 ),
                 rx.hstack(
                     rx.dialog.close(rx.button("Cancel", variant="soft", color_scheme="gray")),
-                    rx.dialog.close(
-                        rx.button("Save", type="submit", custom_attrs={"data-testid": "rename-save"})
-                    ),
+                    rx.button("Save", type="submit", custom_attrs={"data-testid": "rename-save"}),
                     justify="end",
                     margin_top="1em",
                 ),
-                on_submit=lambda form: SidebarState.rename(chat.id, form),
+                on_submit=SidebarState.rename,
             ),
             max_width="400px",
         ),
+        open=SidebarState.renaming,
+        on_open_change=SidebarState.set_renaming,
     )
 
 
-def _delete(chat: ChatLink) -> rx.Component:
+def delete_dialog() -> rx.Component:
     return rx.alert_dialog.root(
-        rx.alert_dialog.trigger(_action("trash-2", "Delete chat", "delete-chat")),
         rx.alert_dialog.content(
             rx.alert_dialog.title("Delete this chat?"),
-            rx.alert_dialog.description(f"“{chat.title}” and all its messages will be gone."),
+            rx.alert_dialog.description(
+                "“", SidebarState.target_title, "” and all its messages will be deleted."
+            ),
             rx.hstack(
                 rx.alert_dialog.cancel(rx.button("Cancel", variant="soft", color_scheme="gray")),
-                rx.alert_dialog.action(
-                    rx.button(
-                        "Delete",
-                        color_scheme="red",
-                        on_click=SidebarState.delete(chat.id),
-                        custom_attrs={"data-testid": "delete-confirm"},
-                    )
+                rx.button(
+                    "Delete",
+                    color_scheme="red",
+                    on_click=SidebarState.delete,
+                    custom_attrs={"data-testid": "delete-confirm"},
                 ),
                 justify="end",
                 margin_top="1em",
             ),
             max_width="400px",
         ),
+        open=SidebarState.deleting,
+        on_open_change=SidebarState.set_deleting,
     )
 
 
@@ -78,7 +81,11 @@ def _chat_entry(chat: ChatLink) -> rx.Component:
             class_name="chat-link",
             custom_attrs={"data-testid": "chat-link", "data-chat-id": chat.id},
         ),
-        rx.el.div(_rename(chat), _delete(chat), class_name="chat-actions"),
+        rx.el.div(
+            _action("pencil", "Rename chat", "rename-chat", SidebarState.ask_rename(chat.id, chat.title)),
+            _action("trash-2", "Delete chat", "delete-chat", SidebarState.ask_delete(chat.id, chat.title)),
+            class_name="chat-actions",
+        ),
         class_name=rx.cond(chat.id == ChatState.public_id, "chat-entry active", "chat-entry"),
     )
 
@@ -106,10 +113,13 @@ def sidebar() -> rx.Component:
                 color_scheme="gray",
                 on_click=SidebarState.logout,
                 aria_label="Sign out",
+                title="Sign out",
                 custom_attrs={"data-testid": "logout"},
             ),
             align="center",
             class_name="account",
         ),
+        rename_dialog(),
+        delete_dialog(),
         class_name=rx.cond(SidebarState.open_on_mobile, "sidebar open", "sidebar"),
     )

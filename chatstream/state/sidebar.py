@@ -15,6 +15,10 @@ class SidebarState(rx.State):
     chats: list[ChatLink] = []
     username: str = ""
     open_on_mobile: bool = False
+    target_id: str = ""
+    target_title: str = ""
+    renaming: bool = False
+    deleting: bool = False
 
     @rx.event
     async def refresh(self):
@@ -34,7 +38,25 @@ class SidebarState(rx.State):
         self.open_on_mobile = not self.open_on_mobile
 
     @rx.event
-    async def rename(self, public_id: str, form_data: dict):
+    def ask_rename(self, public_id: str, title: str):
+        self.target_id, self.target_title, self.renaming = public_id, title, True
+
+    @rx.event
+    def ask_delete(self, public_id: str, title: str):
+        self.target_id, self.target_title, self.deleting = public_id, title, True
+
+    @rx.event
+    def set_renaming(self, value: bool):
+        self.renaming = value
+
+    @rx.event
+    def set_deleting(self, value: bool):
+        self.deleting = value
+
+    @rx.event
+    async def rename(self, form_data: dict):
+        self.renaming = False
+        public_id = self.target_id
         title = (form_data.get("title") or "").strip()
         user_id = await current_user_id(self)
         if not title or user_id is None:
@@ -51,7 +73,9 @@ class SidebarState(rx.State):
         return SidebarState.refresh
 
     @rx.event
-    async def delete(self, public_id: str):
+    async def delete(self):
+        self.deleting = False
+        public_id = self.target_id
         user_id = await current_user_id(self)
         if user_id is None:
             return None

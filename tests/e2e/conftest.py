@@ -1,0 +1,119 @@
+"""The real app (reflex.testing.AppHarness on the project root) in a real Chromium.
+
+The scripted model server runs in this process, as does the app's backend, so a test can
+script a reply and then read what the model server saw.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import re
+
+import pytest
+from playwright.sync_api import Page, expect, sync_playwright
+from reflex.testing import AppHarness
+
+from tests.conftest import ROOT
+from tests.fake_openai import FakeOpenAI
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+PASSWORD = "correct horse battery"
+_users = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def model():
+    with FakeOpenAI() as server:
+        os.environ.update(
+            OPENAI_BASE_URL=server.url,
+            OPENAI_API_KEY="test-key",
+            CHATSTREAM_MODEL="test-model",
+            CHATSTREAM_STALL_TIMEOUT="30",
+        )
+        yield server
+
+
+@pytest.fixture(scope="session")
+def app(model):
+    with AppHarness.create(root=ROOT, app_name="chatstream") as harness:
+        yield harness
+
+
+@pytest.fixture(scope="session")
+def browser():
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+class Pages:
+    """New browser contexts (a fresh person each) whose pages fail the test on any page error."""
+
+    def __init__(self, browser, base_url: str) -> None:
+        self.browser, self.base_url = browser, base_url.rstrip("/")
+        self.errors: list[str] = []
+        self._contexts = []
+
+    def new(self, width: int = 1280, height: int = 800) -> Page:
+        context = self.browser.new_context(
+            base_url=self.base_url, viewport={"width": width, "height": height}
+        )
+        context.set_default_timeout(20_000)
+        self._contexts.append(context)
+        page = context.new_page()
+        page.on("pageerror", lambda error: self.errors.append(str(error)))
+        return page
+
+    def close(self) -> None:
+        for context in self._contexts:
+            context.close()
+
+
+@pytest.fixture
+def pages(browser, app):
+    pages = Pages(browser, app.frontend_url)
+    yield pages
+    pages.close()
+    assert pages.errors == [], f"page errors: {pages.errors}"
+
+
+@pytest.fixture
+def page(pages) -> Page:
+    return pages.new()
+
+
+def register(page: Page, username: str | None = None) -> str:
+    """Register a new user through the UI; they land signed in on a new chat."""
+    username = username or f"user{next(_users)}_{os.getpid()}"
+    page.goto("/register")
+    page.get_by_test_id("username").fill(username)
+    page.get_by_test_id("password").fill(PASSWORD)
+    page.get_by_test_id("confirm-password").fill(PASSWORD)
+    page.get_by_test_id("submit").click()
+    expect(page.get_by_test_id("composer")).to_be_visible()
+    return username
+
+
+def send(page: Page, text: str) -> None:
+    composer = page.get_by_test_id("composer")
+    composer.fill(text)
+    composer.press("Enter")
+
+
+def last_reply(page: Page):
+    return page.locator('[data-testid="message"][data-role="assistant"]').last
+
+
+def chat_url(page: Page) -> str:
+    expect(page).to_have_url(re.compile(r"/chat/[\w-]+$"))
+    return page.url
