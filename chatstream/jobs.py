@@ -130,7 +130,6 @@ def _finish(live: LiveMessage) -> None:
         hub.end(live)
 
 
-
 def _sweep(idle_for: timedelta) -> None:
     try:
         with rx.session() as session:

@@ -84,9 +84,7 @@ async def _open(client: openai.AsyncOpenAI, settings: Settings, messages: list[d
     raise AssertionError("unreachable")
 
 
-async def stream_reply(
-    messages: list[dict], settings: Settings
-) -> AsyncIterator[str | Usage]:
+async def stream_reply(messages: list[dict], settings: Settings) -> AsyncIterator[str | Usage]:
     """Yield the text deltas of the model's reply to `messages`, then its `Usage` if known."""
     if not settings.model_configured:
         raise ModelError(NOT_CONFIGURED)

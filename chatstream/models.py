@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import secrets
-from datetime import datetime, timezone
-from enum import Enum
+from datetime import UTC, datetime
+from enum import StrEnum
 
 import sqlalchemy as sa
 from reflex_local_auth import LocalUser  # noqa: F401  (registers `localuser` in the metadata)
@@ -13,7 +13,7 @@ from sqlmodel import Field, SQLModel
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def new_public_id() -> str:
@@ -25,7 +25,7 @@ def _timestamp(**kwargs) -> sa.Column:
     return sa.Column(sa.DateTime(timezone=True), nullable=False, **kwargs)
 
 
-class Status(str, Enum):
+class Status(StrEnum):
     STREAMING = "streaming"
     COMPLETE = "complete"
     ERROR = "error"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from reflex_local_auth.auth_session import LocalAuthSession
@@ -34,7 +34,7 @@ def user_id_for_token(*, session: Session, auth_token: str) -> int | None:
     return session.exec(
         select(LocalAuthSession.user_id).where(
             LocalAuthSession.session_id == auth_token,
-            LocalAuthSession.expiration >= datetime.now(timezone.utc),
+            LocalAuthSession.expiration >= datetime.now(UTC),
         )
     ).first()
 
@@ -187,9 +187,7 @@ def finish(
     return result.rowcount == 1
 
 
-def interrupt_orphans(
-    *, session: Session, idle_for: timedelta, alive: Iterable[str] = ()
-) -> int:
+def interrupt_orphans(*, session: Session, idle_for: timedelta, alive: Iterable[str] = ()) -> int:
     """Mark streaming replies whose job is gone (no checkpoint for `idle_for`) as interrupted.
 
     `alive`: public ids of replies whose jobs run here, which are never orphans.

@@ -9,6 +9,7 @@ bounded, and what a tab shows is always a prefix of the final text.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -56,10 +57,8 @@ class Channel:
     async def wait(self, after_version: int, timeout: float | None = None) -> Snapshot:
         """Return once the version is past `after_version` or the channel closed (or timeout)."""
         if self.version <= after_version and not self.done:
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), timeout)
-            except TimeoutError:
-                pass
         return self.snapshot()
 
 

@@ -13,8 +13,9 @@ os.chdir(ROOT)  # alembic.ini and rxconfig.py are read from the project root
 
 
 def migrate_to_head() -> None:
-    from alembic import command
     from alembic.config import Config
+
+    from alembic import command
 
     command.upgrade(Config(str(ROOT / "alembic.ini")), "head")
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import reflex as rx
 from reflex_local_auth import LocalUser
@@ -34,7 +34,7 @@ def sign_in(user: LocalUser, token: str) -> None:
             LocalAuthSession(
                 user_id=user.id,
                 session_id=token,
-                expiration=datetime.now(timezone.utc) + timedelta(days=1),
+                expiration=datetime.now(UTC) + timedelta(days=1),
             )
         )
         session.commit()

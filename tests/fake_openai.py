@@ -22,7 +22,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 class Reply:
     """What the server does for one request."""
 
-    chunks: list[str] = field(default_factory=lambda: ["Hello", " from", " the", " test", " model."])
+    chunks: list[str] = field(
+        default_factory=lambda: ["Hello", " from", " the", " test", " model."]
+    )
     delay: float = 0.01
     """Seconds before each chunk."""
     first_delay: float = 0.0
@@ -160,7 +162,9 @@ class FakeOpenAI:
                 request.disconnected_at = time.time()
 
             def _stream(self, request: Request, reply: Reply, model: str) -> None:
-                chunked = reply.finish or reply.cut_after is not None or reply.hang_after is not None
+                chunked = (
+                    reply.finish or reply.cut_after is not None or reply.hang_after is not None
+                )
                 self.send_response(200)
                 self.send_header("Content-Type", "text/event-stream")
                 if chunked:
@@ -170,7 +174,9 @@ class FakeOpenAI:
                 self.end_headers()
 
                 def event(payload) -> None:
-                    line = f"data: {payload if isinstance(payload, str) else json.dumps(payload)}\n\n"
+                    line = (
+                        f"data: {payload if isinstance(payload, str) else json.dumps(payload)}\n\n"
+                    )
                     data = line.encode()
                     if chunked:
                         data = f"{len(data):x}\r\n".encode() + data + b"\r\n"
@@ -178,7 +184,9 @@ class FakeOpenAI:
                     self.wfile.flush()
 
                 def chunk(delta: dict, finish: str | None = None, usage=None) -> dict:
-                    choices = [] if usage else [{"index": 0, "delta": delta, "finish_reason": finish}]
+                    choices = (
+                        [] if usage else [{"index": 0, "delta": delta, "finish_reason": finish}]
+                    )
                     return {
                         "id": "chatcmpl-test",
                         "object": "chat.completion.chunk",

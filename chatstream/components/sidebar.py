@@ -82,8 +82,15 @@ def _chat_entry(chat: ChatLink) -> rx.Component:
             custom_attrs={"data-testid": "chat-link", "data-chat-id": chat.id},
         ),
         rx.el.div(
-            _action("pencil", "Rename chat", "rename-chat", SidebarState.ask_rename(chat.id, chat.title)),
-            _action("trash-2", "Delete chat", "delete-chat", SidebarState.ask_delete(chat.id, chat.title)),
+            _action(
+                "pencil", "Rename chat", "rename-chat", SidebarState.ask_rename(chat.id, chat.title)
+            ),
+            _action(
+                "trash-2",
+                "Delete chat",
+                "delete-chat",
+                SidebarState.ask_delete(chat.id, chat.title),
+            ),
             class_name="chat-actions",
         ),
         class_name=rx.cond(chat.id == ChatState.public_id, "chat-entry active", "chat-entry"),

@@ -42,7 +42,9 @@ def _card(title: str, form: rx.Component, error, footer: rx.Component) -> rx.Com
 
 
 def _submit(label: str) -> rx.Component:
-    return rx.button(label, type="submit", size="3", width="100%", custom_attrs={"data-testid": "submit"})
+    return rx.button(
+        label, type="submit", size="3", width="100%", custom_attrs={"data-testid": "submit"}
+    )
 
 
 @rx.page(route="/login", title="Sign in · chatstream")

@@ -34,7 +34,9 @@ def _header() -> rx.Component:
             aria_label="Chats",
         ),
         rx.text(
-            rx.cond(ChatState.not_found, "", rx.cond(ChatState.title != "", ChatState.title, "New chat")),
+            rx.cond(
+                ChatState.not_found, "", rx.cond(ChatState.title != "", ChatState.title, "New chat")
+            ),
             weight="medium",
             trim="both",
             class_name="chat-title",
@@ -49,7 +51,9 @@ def _screen() -> rx.Component:
         rx.el.div(class_name="scrim", on_click=SidebarState.toggle),
         rx.el.main(
             _header(),
-            rx.cond(ChatState.not_found, not_found_panel(), rx.fragment(conversation(), composer())),
+            rx.cond(
+                ChatState.not_found, not_found_panel(), rx.fragment(conversation(), composer())
+            ),
             class_name="main",
         ),
         class_name=rx.cond(SidebarState.open_on_mobile, "app sidebar-open", "app"),

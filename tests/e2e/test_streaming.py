@@ -47,7 +47,15 @@ def test_a_reply_streams_into_place_then_shows_its_exact_final_text(page, model)
 
 
 def test_markdown_renders_with_highlighted_code_and_a_copy_button(page, model):
-    model.on("markdown please", Reply(chunks=words("- one\n- two\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n```python\nprint('hi')\n```\n", 4)))
+    model.on(
+        "markdown please",
+        Reply(
+            chunks=words(
+                "- one\n- two\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n```python\nprint('hi')\n```\n",
+                4,
+            )
+        ),
+    )
     register(page)
 
     send(page, "markdown please")

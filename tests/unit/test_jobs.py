@@ -7,7 +7,7 @@ import pytest
 import reflex as rx
 
 from chatstream import jobs, repository
-from chatstream.models import Message, Status
+from chatstream.models import Message
 from chatstream.settings import get_settings
 from chatstream.streams import hub
 from tests.factories import make_chat, make_user
@@ -37,7 +37,9 @@ def settings_for(server, **changes):
 def exchange(text: str) -> tuple[Message, Message]:
     chat = make_chat(make_user())
     with rx.session() as session:
-        return repository.start_exchange(session=session, chat=chat, user_text=text, model="test-model")
+        return repository.start_exchange(
+            session=session, chat=chat, user_text=text, model="test-model"
+        )
 
 
 def load(message_id: int) -> Message:
@@ -105,7 +107,9 @@ async def test_stop_closes_the_upstream_connection_and_keeps_the_partial_text(mo
     model.on("stop me", Reply(chunks=["partial ", "text"], delay=0, hang_after=2))
     _, reply = exchange("stop me")
     task = jobs.start(message_id=reply.id, public_id=reply.public_id, settings=settings_for(model))
-    await wait_until(lambda: hub.channel(reply.public_id) and hub.channel(reply.public_id).text == "partial text")
+    await wait_until(
+        lambda: hub.channel(reply.public_id) and hub.channel(reply.public_id).text == "partial text"
+    )
 
     assert jobs.stop(reply.public_id)
     await task
@@ -121,13 +125,18 @@ FAULTS = {
     "http 429": (Reply(status=429), "429"),
     "http 500": (Reply(status=500), "500"),
     "cut mid-stream": (Reply(chunks=["kept ", "lost"], delay=0, cut_after=1), "cut"),
-    "no finish reason": (Reply(chunks=["kept ", "also kept"], delay=0, finish=False), "finish reason"),
+    "no finish reason": (
+        Reply(chunks=["kept ", "also kept"], delay=0, finish=False),
+        "finish reason",
+    ),
     "stall": (Reply(chunks=["kept "], delay=0, hang_after=1), "sent nothing"),
 }
 
 
 @pytest.mark.parametrize("fault", list(FAULTS))
-async def test_every_model_fault_ends_the_reply_as_an_error_and_keeps_the_partial_text(model, fault):
+async def test_every_model_fault_ends_the_reply_as_an_error_and_keeps_the_partial_text(
+    model, fault
+):
     script, words_in_error = FAULTS[fault]
     model.on(fault, script)
     _, reply = exchange(f"{fault} please")
@@ -179,4 +188,8 @@ async def test_startup_interrupts_replies_left_streaming_by_a_killed_server(mode
     async with jobs.lifespan(sweep_interval=60):
         saved = load(orphan.id)
 
-    assert (saved.streaming, saved.status, saved.content) == (False, "interrupted", "last checkpoint")
+    assert (saved.streaming, saved.status, saved.content) == (
+        False,
+        "interrupted",
+        "last checkpoint",
+    )

@@ -38,10 +38,12 @@ def test_the_history_adds_streaming_to_messages_as_the_original_design_does(tmp_
     engine = sa.create_engine(url)
     assert "streaming" not in {c["name"] for c in sa.inspect(engine).get_columns("message")}
     with engine.begin() as connection:
-        connection.execute(sa.text(
-            "insert into message (public_id, chat_id, role, content, status, created_at, updated_at)"
-            " values ('old', 1, 'assistant', 'hi', 'complete', '2026-01-01', '2026-01-01')"
-        ))
+        connection.execute(
+            sa.text(
+                "insert into message (public_id, chat_id, role, content, status, created_at, updated_at)"
+                " values ('old', 1, 'assistant', 'hi', 'complete', '2026-01-01', '2026-01-01')"
+            )
+        )
     command.upgrade(config, "head")
     column = next(c for c in sa.inspect(engine).get_columns("message") if c["name"] == "streaming")
     assert column["nullable"] is False
@@ -51,6 +53,9 @@ def test_the_history_adds_streaming_to_messages_as_the_original_design_does(tmp_
 
 def test_importing_the_app_creates_no_tables(tmp_path, monkeypatch):
     script = ScriptDirectory.from_config(Config(str(ROOT / "alembic.ini")))
-    assert [r.revision for r in script.walk_revisions()][::-1] == ["0001_initial", "0002_message_streaming"]
+    assert [r.revision for r in script.walk_revisions()][::-1] == [
+        "0001_initial",
+        "0002_message_streaming",
+    ]
     source = "\n".join(p.read_text() for p in (ROOT / "chatstream").rglob("*.py"))
     assert "create_all" not in source

@@ -17,7 +17,9 @@ def test_a_chat_is_found_only_by_its_owner():
     chat = make_chat(alice)
     with rx.session() as session:
         assert repository.get_chat(session=session, owner_id=alice.id, public_id=chat.public_id)
-        assert repository.get_chat(session=session, owner_id=bob.id, public_id=chat.public_id) is None
+        assert (
+            repository.get_chat(session=session, owner_id=bob.id, public_id=chat.public_id) is None
+        )
         assert repository.get_chat(session=session, owner_id=alice.id, public_id="nope") is None
 
 
@@ -42,7 +44,9 @@ def test_the_signed_in_user_comes_from_the_auth_token():
     alice = make_user()
     sign_in(alice, "token-of-alice")
     with rx.session() as session:
-        assert repository.user_id_for_token(session=session, auth_token="token-of-alice") == alice.id
+        assert (
+            repository.user_id_for_token(session=session, auth_token="token-of-alice") == alice.id
+        )
         assert repository.user_id_for_token(session=session, auth_token="forged") is None
         assert repository.user_id_for_token(session=session, auth_token="") is None
 
@@ -63,7 +67,9 @@ def test_the_database_itself_allows_one_streaming_reply_per_chat():
     chat = make_chat(make_user())
     with rx.session() as session:
         for _ in range(2):
-            session.add(Message(chat_id=chat.id, role="assistant", streaming=True, status="streaming"))
+            session.add(
+                Message(chat_id=chat.id, role="assistant", streaming=True, status="streaming")
+            )
         with pytest.raises(sa.exc.IntegrityError):
             session.commit()
 
@@ -72,8 +78,12 @@ def test_finish_ends_streaming_once():
     chat = make_chat(make_user())
     with rx.session() as session:
         _, reply = repository.start_exchange(session=session, chat=chat, user_text="q", model="m")
-        assert repository.finish(session=session, message_id=reply.id, content="a", status=Status.COMPLETE)
-        assert not repository.finish(session=session, message_id=reply.id, content="b", status=Status.ERROR)
+        assert repository.finish(
+            session=session, message_id=reply.id, content="a", status=Status.COMPLETE
+        )
+        assert not repository.finish(
+            session=session, message_id=reply.id, content="b", status=Status.ERROR
+        )
         assert not repository.checkpoint(session=session, message_id=reply.id, content="c")
         session.refresh(reply)
         assert (reply.content, reply.status, reply.streaming) == ("a", "complete", False)
@@ -85,7 +95,11 @@ def test_orphaned_streaming_replies_become_interrupted_with_their_checkpoint():
         _, reply = repository.start_exchange(session=session, chat=chat, user_text="q", model="m")
         repository.checkpoint(session=session, message_id=reply.id, content="half")
         assert repository.interrupt_orphans(session=session, idle_for=timedelta(minutes=5)) == 0
-        session.exec(sa.update(Message).where(Message.id == reply.id).values(updated_at=utcnow() - timedelta(minutes=10)))
+        session.exec(
+            sa.update(Message)
+            .where(Message.id == reply.id)
+            .values(updated_at=utcnow() - timedelta(minutes=10))
+        )
         session.commit()
         assert repository.interrupt_orphans(session=session, idle_for=timedelta(minutes=5)) >= 1
         session.refresh(reply)
@@ -96,9 +110,14 @@ def test_retry_replaces_the_failed_reply():
     chat = make_chat(make_user())
     with rx.session() as session:
         _, failed = repository.start_exchange(session=session, chat=chat, user_text="q", model="m")
-        repository.finish(session=session, message_id=failed.id, content="", status=Status.ERROR, error="x")
+        repository.finish(
+            session=session, message_id=failed.id, content="", status=Status.ERROR, error="x"
+        )
         new = repository.restart_reply(session=session, chat=chat, message=failed, model="m")
-        roles = [(m.role, m.streaming) for m in repository.list_messages(session=session, chat_id=chat.id)]
+        roles = [
+            (m.role, m.streaming)
+            for m in repository.list_messages(session=session, chat_id=chat.id)
+        ]
         assert roles == [("user", False), ("assistant", True)]
         assert new.public_id != failed.public_id
 

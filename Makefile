@@ -1,0 +1,64 @@
+# chatstream: `make run` serves the app, `make test` runs every test.
+# Both install what is missing first: a virtualenv with the pinned requirements,
+# bun from npm (Reflex cannot download it here), and for tests Chromium from Debian.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+BUN := .tools/node_modules/.bin/bun
+CHROMIUM ?= /usr/bin/chromium
+FRONTEND_PORT ?= 3000
+BACKEND_PORT ?= 8000
+
+export PATH := $(CURDIR)/.tools/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
+export REFLEX_USE_SYSTEM_BUN := 1
+export REFLEX_TELEMETRY_ENABLED := false
+export CHROMIUM
+
+.PHONY: run serve test test-unit test-e2e migrate deps lint demo-model
+
+run: deps migrate ## Serve the app with the Reflex dev server
+	@echo "==> chatstream on http://localhost:$(FRONTEND_PORT) (backend :$(BACKEND_PORT))"
+	reflex run --frontend-port $(FRONTEND_PORT) --backend-port $(BACKEND_PORT)
+
+test: deps $(CHROMIUM) ## Every test: unit and integration, then the browser tests
+	@echo "==> unit and integration tests (scripted model server, SQLite)"
+	$(PY) -m pytest tests/unit
+	@echo "==> browser tests (the real app in Chromium)"
+	$(PY) -m pytest tests/e2e
+
+test-unit: deps
+	$(PY) -m pytest tests/unit
+
+test-e2e: deps $(CHROMIUM)
+	$(PY) -m pytest tests/e2e
+
+migrate: deps ## Bring the database (REFLEX_DB_URL, default sqlite:///chatstream.db) to head
+	@echo "==> migrating the database"
+	reflex db migrate
+
+lint: deps
+	ruff check chatstream tests
+	ruff format --check chatstream tests
+
+demo-model: deps ## A scripted OpenAI-compatible model on :8111, for trying the app without a key
+	$(PY) -m tests.fake_openai --port 8111
+
+deps: $(VENV)/.installed $(BUN)
+
+$(VENV)/.installed: requirements.txt
+	@echo "==> Python virtualenv in $(VENV) with the pinned requirements"
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --upgrade pip --progress-bar on
+	$(PY) -m pip install -r requirements.txt --progress-bar on
+	touch $@
+
+$(BUN):
+	@echo "==> bun from npm into .tools/"
+	npm install --prefix .tools --no-fund --no-audit bun@1.4.4
+
+$(CHROMIUM):
+	@echo "==> Chromium from Debian (for the browser tests)"
+	if [ "$$(id -u)" = 0 ]; then apt-get update && apt-get install -y chromium; \
+	else sudo apt-get update && sudo apt-get install -y chromium; fi
