@@ -16,7 +16,7 @@ export REFLEX_USE_SYSTEM_BUN := 1
 export REFLEX_TELEMETRY_ENABLED := false
 export CHROMIUM
 
-.PHONY: run serve test test-unit test-e2e migrate deps lint demo-model
+.PHONY: run test test-unit test-e2e migrate deps lint demo-model screenshots
 
 run: deps migrate ## Serve the app with the Reflex dev server
 	@echo "==> chatstream on http://localhost:$(FRONTEND_PORT) (backend :$(BACKEND_PORT))"
@@ -39,8 +39,8 @@ migrate: deps ## Bring the database (REFLEX_DB_URL, default sqlite:///chatstream
 	reflex db migrate
 
 lint: deps
-	ruff check chatstream tests
-	ruff format --check chatstream tests
+	ruff check chatstream tests docs
+	ruff format --check chatstream tests docs
 
 demo-model: deps ## A scripted OpenAI-compatible model on :8111, for trying the app without a key
 	$(PY) -m tests.fake_openai --port 8111
@@ -62,3 +62,6 @@ $(CHROMIUM):
 	@echo "==> Chromium from Debian (for the browser tests)"
 	if [ "$$(id -u)" = 0 ]; then apt-get update && apt-get install -y chromium; \
 	else sudo apt-get update && sudo apt-get install -y chromium; fi
+
+screenshots: deps $(CHROMIUM) ## Retake the README's screenshots from the real app
+	$(PY) docs/screenshots.py

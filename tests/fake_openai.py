@@ -214,6 +214,9 @@ class FakeOpenAI:
                         request.sent.append((time.time(), text))
                     if reply.hang_after is not None:
                         return self._hang(request)
+                    if reply.cut_after is not None:
+                        self.connection.shutdown(socket.SHUT_RDWR)
+                        return
                     if not reply.finish:
                         self.close_connection = True
                         return

@@ -12,6 +12,7 @@ from .session import current_user_id
 from .views import MessageView
 
 COMPOSER_ID = "composer"
+CHAT_ROUTE_PREFIX = "/chat/"
 RETRYABLE = {Status.ERROR.value, Status.STOPPED.value, Status.INTERRUPTED.value}
 
 
@@ -31,6 +32,11 @@ class ChatState(rx.State):
                 self.messages[index] = view
                 return
         self.messages.append(view)
+
+    def _page_chat_id(self) -> str:
+        """The chat of the page that sent this event: its URL, not what the tab loaded last."""
+        path = self.router.url.path.rstrip("/")
+        return path.removeprefix(CHAT_ROUTE_PREFIX) if path.startswith(CHAT_ROUTE_PREFIX) else ""
 
     async def _owned_chat(self, session, public_id: str) -> Chat | None:
         user_id = await current_user_id(self)
@@ -54,7 +60,7 @@ class ChatState(rx.State):
     @rx.event
     async def open_chat(self):
         """on_load of /chat/<public id>: the chat as it stands, and follow its live reply."""
-        self.public_id = self.router.url.path.rstrip("/").rsplit("/", 1)[-1]
+        self.public_id = self._page_chat_id()
         with rx.session() as session:
             chat = await self._owned_chat(session, self.public_id)
             messages = repository.list_messages(session=session, chat_id=chat.id) if chat else []
@@ -66,53 +72,65 @@ class ChatState(rx.State):
         self.public_id = ""
         await self._show(None, [])
 
-    @rx.event
-    async def send(self, form_data: dict):
-        text = (form_data.get("text") or "").strip()
-        if not text:
-            return None
+    def _refuse(self, text: str) -> str:
+        """Why `text` cannot be sent, or "" if it can."""
         if len(text) > MAX_MESSAGE_CHARS:
-            self.notice = (
+            return (
                 f"This message has {len(text):,} characters; the limit is "
                 f"{MAX_MESSAGE_CHARS:,}. Nothing was sent."
             )
+        return ""
+
+    @rx.event
+    async def send(self, form_data: dict):
+        text = (form_data.get("text") or "").strip()
+        if not text or (notice := self._refuse(text)):
+            self.notice = notice if text else ""
             return None
         user_id = await current_user_id(self)
         if user_id is None:
             return rx.redirect("/login")
-        model = get_settings().model_name
+        page_chat_id = self._page_chat_id()
         with rx.session() as session:
-            chat = await self._owned_chat(session, self.public_id)
-            if self.public_id and chat is None:
-                self.not_found = True
-                return None
+            chat = None
+            if page_chat_id:
+                chat = repository.get_chat(
+                    session=session, owner_id=user_id, public_id=page_chat_id
+                )
+                if chat is None:
+                    self.not_found = True
+                    return None
             new = chat is None
             if new:
                 chat = repository.create_chat(session=session, owner_id=user_id, title=text)
             try:
                 user_message, reply = repository.start_exchange(
-                    session=session, chat=chat, user_text=text, model=model
+                    session=session, chat=chat, user_text=text, model=get_settings().model_name
                 )
             except repository.ReplyInProgress:
                 self.notice = "A reply is still being written in this chat. Stop it or wait."
                 return None
-            chat_id = chat.public_id
+            chat_id, title = chat.public_id, chat.title
         jobs.start(message_id=reply.id, public_id=reply.public_id)
-        self.notice = ""
-        self.put_message(MessageView.of(user_message))
         from .sidebar import SidebarState
 
         events = [rx.set_value(COMPOSER_ID, ""), SidebarState.refresh]
+        if not new and page_chat_id != self.public_id:  # this page's chat was not loaded yet
+            return [*events, ChatState.open_chat]
+        self.notice = ""
         if new:
-            return [*events, rx.redirect(f"/chat/{chat_id}")]
+            self.public_id, self.title, self.messages = chat_id, title, []
+        self.put_message(MessageView.of(user_message))
         (await self.get_state(LiveReply)).show(reply)
+        if new:  # the chat's own page takes over, and follows the reply
+            return [*events, rx.redirect(f"{CHAT_ROUTE_PREFIX}{chat_id}")]
         return [*events, LiveReply.follow]
 
     @rx.event
     async def stop(self):
         """End the chat's streaming reply; its follower hands the stopped reply over."""
         with rx.session() as session:
-            chat = await self._owned_chat(session, self.public_id)
+            chat = await self._owned_chat(session, self._page_chat_id())
             streaming = chat and repository.streaming_message(session=session, chat_id=chat.id)
             if not streaming:
                 return
@@ -129,7 +147,7 @@ class ChatState(rx.State):
     async def retry(self, message_id: str):
         """Write the chat's last reply again, if it ended badly."""
         with rx.session() as session:
-            chat = await self._owned_chat(session, self.public_id)
+            chat = await self._owned_chat(session, self._page_chat_id())
             if chat is None:
                 return None
             messages = repository.list_messages(session=session, chat_id=chat.id)

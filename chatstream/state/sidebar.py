@@ -22,6 +22,7 @@ class SidebarState(rx.State):
 
     @rx.event
     async def refresh(self):
+        self.open_on_mobile = False  # a page was opened: fold the sidebar away on phones
         user_id = await current_user_id(self)
         auth = await self.get_state(LocalAuthState)
         self.username = auth.authenticated_user.username if user_id is not None else ""

@@ -117,3 +117,10 @@ def last_reply(page: Page):
 def chat_url(page: Page) -> str:
     expect(page).to_have_url(re.compile(r"/chat/[\w-]+$"))
     return page.url
+
+
+def new_chat(page: Page) -> None:
+    """Open the new-chat screen and wait until it shows (a person cannot type sooner)."""
+    page.get_by_test_id("new-chat").click()
+    expect(page).to_have_url(re.compile(r"^https?://[^/]+/$"))
+    expect(page.get_by_test_id("message")).to_have_count(0)

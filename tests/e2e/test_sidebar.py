@@ -4,11 +4,11 @@ import re
 
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import chat_url, last_reply, register, send
+from tests.e2e.conftest import chat_url, last_reply, new_chat, register, send
 
 
 def start_chat(page, text: str) -> str:
-    page.get_by_test_id("new-chat").click()
+    new_chat(page)
     send(page, text)
     expect(last_reply(page)).to_have_attribute("data-status", "complete")
     return chat_url(page)

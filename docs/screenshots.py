@@ -1,0 +1,73 @@
+"""Take the README's screenshots from the real app: `make screenshots` writes docs/*.png.
+
+The app runs under AppHarness against the scripted model server, as in the browser tests.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from playwright.sync_api import expect, sync_playwright  # noqa: E402
+from reflex.testing import AppHarness  # noqa: E402
+
+import tests.conftest  # noqa: E402,F401  (a throw-away database, migrated)
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, last_reply, new_chat, register, send  # noqa: E402
+from tests.fake_openai import DEMO_REPLY, FakeOpenAI, Reply, words  # noqa: E402
+
+OUT = ROOT / "docs"
+
+
+def main() -> None:
+    with FakeOpenAI() as model:
+        os.environ.update(OPENAI_BASE_URL=model.url, OPENAI_API_KEY="x", CHATSTREAM_MODEL="demo")
+        model.on("markdown", Reply(chunks=words(DEMO_REPLY, 3), delay=0.05))
+        model.on(
+            "haiku",
+            Reply(
+                chunks=words(
+                    "Tokens drift like snow,\nsaved before the lights go out,\nnothing is lost here.",
+                    3,
+                )
+            ),
+        )
+        model.on("broken", Reply(chunks=["I was saying"], delay=0, cut_after=1))
+        with AppHarness.create(root=ROOT, app_name="chatstream") as app, sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            context = browser.new_context(
+                base_url=app.frontend_url, viewport={"width": 1280, "height": 800}
+            )
+            page = context.new_page()
+            register(page, "ada")
+            send(page, "Write a haiku about streams")
+            expect(last_reply(page)).to_have_attribute("data-status", "complete")
+            new_chat(page)
+            send(page, "This one will be broken")
+            expect(last_reply(page)).to_have_attribute("data-status", "error")
+            page.screenshot(path=OUT / "error.png")
+            new_chat(page)
+            send(page, "Show me some markdown")
+            expect(last_reply(page).locator("table")).to_be_visible()
+            page.screenshot(path=OUT / "streaming.png")
+            expect(last_reply(page)).to_have_attribute("data-status", "complete")
+
+            phone = browser.new_context(
+                base_url=app.frontend_url,
+                viewport={"width": 390, "height": 760},
+                storage_state=context.storage_state(),
+            ).new_page()
+            phone.goto(page.url)
+            expect(last_reply(phone)).to_have_attribute("data-status", "complete")
+            phone.screenshot(path=OUT / "phone.png")
+            phone.get_by_label("Chats").click()
+            phone.wait_for_timeout(400)
+            phone.screenshot(path=OUT / "phone-sidebar.png")
+            browser.close()
+
+
+if __name__ == "__main__":
+    main()
