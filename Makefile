@@ -27,12 +27,14 @@ test: deps $(CHROMIUM) ## Every test: unit and integration, then the browser tes
 	$(PY) -m pytest tests/unit
 	@echo "==> browser tests (the real app in Chromium)"
 	$(PY) -m pytest tests/e2e
+	@echo "==> crash test (the app killed with kill -9 mid-reply, then started again)"
+	$(PY) -m pytest tests/crash
 
 test-unit: deps
 	$(PY) -m pytest tests/unit
 
 test-e2e: deps $(CHROMIUM)
-	$(PY) -m pytest tests/e2e
+	$(PY) -m pytest tests/e2e tests/crash
 
 migrate: deps ## Bring the database (REFLEX_DB_URL, default sqlite:///chatstream.db) to head
 	@echo "==> migrating the database"

@@ -128,12 +128,19 @@ def start_exchange(
     return user_message, reply
 
 
-def restart_reply(*, session: Session, chat: Chat, message: Message, model: str) -> Message:
-    """Replace a finished reply by a new streaming one (Retry): the old row is removed."""
+def replace_reply(
+    *, session: Session, chat: Chat, after: Message, model: str, text: str | None = None
+) -> Message:
+    """Drop every message after `after` (a user message, its text changed to `text` if
+    given) and open a new streaming reply to it: Retry, Regenerate and Edit."""
     if streaming_message(session=session, chat_id=chat.id) is not None:
         raise ReplyInProgress
-    session.delete(message)
-    session.flush()
+    if text is not None:
+        after.content = text
+        session.add(after)
+    session.exec(
+        sa.delete(Message).where(col(Message.chat_id) == chat.id, col(Message.id) > after.id)
+    )
     return _open_reply(session=session, chat=chat, model=model)
 
 

@@ -63,14 +63,14 @@ class Request:
 
 
 class FakeOpenAI:
-    def __init__(self, models: tuple[str, ...] = ("test-model",)) -> None:
+    def __init__(self, models: tuple[str, ...] = ("test-model",), port: int = 0) -> None:
         self.models = models
         self.requests: list[Request] = []
         self._triggers: dict[str, Reply] = {}
         self._queue: deque[Reply] = deque()
         self.default = Reply()
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -266,9 +266,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8111)
     parser.add_argument("--delay", type=float, default=0.04)
     args = parser.parse_args()
-    server = FakeOpenAI()
-    server._server.server_close()
-    server._server = ThreadingHTTPServer(("127.0.0.1", args.port), server._handler())
+    server = FakeOpenAI(port=args.port)
     server.default = Reply(chunks=words(DEMO_REPLY, 3), delay=args.delay)
     print(f"scripted model at {server.url}", flush=True)
     server._server.serve_forever()

@@ -27,6 +27,9 @@ def _retry(message: MessageView) -> rx.Component:
     )
 
 
+RETRYABLE_VAR = rx.Var.create(sorted(RETRYABLE))
+
+
 def _problem(message: MessageView, is_last) -> rx.Component:
     label = rx.match(
         message.status,
@@ -47,19 +50,94 @@ def _problem(message: MessageView, is_last) -> rx.Component:
     )
 
 
-RETRYABLE_VAR = rx.Var.create(sorted(RETRYABLE))
+def _small_button(icon: str, label: str, testid: str, **props) -> rx.Component:
+    return rx.button(
+        rx.icon(icon, size=14),
+        label,
+        size="1",
+        variant="ghost",
+        color_scheme="gray",
+        custom_attrs=_attrs(testid),
+        **props,
+    )
+
+
+def _user_actions(message: MessageView) -> rx.Component:
+    return rx.cond(
+        (message.id == ChatState.last_user_id) & (LiveReply.message_id == ""),
+        rx.el.div(
+            _small_button("pencil", "Edit", "edit", on_click=ChatState.start_edit(message.id)),
+            class_name="message-actions",
+        ),
+    )
+
+
+def _assistant_actions(message: MessageView, is_last) -> rx.Component:
+    return rx.cond(
+        is_last & (message.status == "complete") & (LiveReply.message_id == ""),
+        rx.el.div(
+            _small_button(
+                "refresh-cw", "Regenerate", "regenerate", on_click=ChatState.retry(message.id)
+            ),
+            class_name="message-actions",
+        ),
+    )
+
+
+def _edit_form(message: MessageView) -> rx.Component:
+    return rx.form(
+        rx.el.textarea(
+            name="text",
+            default_value=message.content,
+            auto_focus=True,
+            class_name="edit-input",
+            custom_attrs=_attrs("edit-input"),
+        ),
+        rx.hstack(
+            rx.button(
+                "Cancel",
+                type="button",
+                size="1",
+                variant="soft",
+                color_scheme="gray",
+                on_click=ChatState.cancel_edit,
+                custom_attrs=_attrs("edit-cancel"),
+            ),
+            rx.button("Send", type="submit", size="1", custom_attrs=_attrs("edit-save")),
+            justify="end",
+        ),
+        on_submit=ChatState.save_edit,
+        class_name="edit-form",
+    )
+
+
+def _user_message(message: MessageView) -> rx.Component:
+    return rx.cond(
+        ChatState.editing_id == message.id,
+        _edit_form(message),
+        rx.fragment(
+            _content(rx.el.div(message.content, class_name="user-text")),
+            _user_actions(message),
+        ),
+    )
+
+
+def _assistant_message(message: MessageView, is_last) -> rx.Component:
+    return rx.fragment(
+        _content(markdown(source=message.content)),
+        _problem(message, is_last),
+        _assistant_actions(message, is_last),
+    )
 
 
 def message_item(message: MessageView, index) -> rx.Component:
     is_last = index == ChatState.messages.length() - 1
-    body = rx.cond(
-        message.role == "user",
-        rx.el.div(message.content, class_name="user-text"),
-        markdown(source=message.content),
-    )
     return rx.el.div(
-        _content(body),
-        _problem(message, is_last),
+        rx.cond(
+            message.role == "user",
+            _user_message(message),
+            _assistant_message(message, is_last),
+        ),
         class_name=rx.cond(message.role == "user", "message user", "message assistant"),
         custom_attrs=_attrs(
             "message", role=message.role, status=message.status, message_id=message.id

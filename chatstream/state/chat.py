@@ -1,4 +1,4 @@
-"""The open chat: its messages, sending, stopping and retrying replies."""
+"""The open chat: its messages; sending, stopping, retrying and editing replies."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from .views import MessageView
 COMPOSER_ID = "composer"
 CHAT_ROUTE_PREFIX = "/chat/"
 RETRYABLE = {Status.ERROR.value, Status.STOPPED.value, Status.INTERRUPTED.value}
+"""Reply statuses offered a Retry; a complete last reply is offered Regenerate."""
 
 
 class ChatState(rx.State):
@@ -24,6 +25,12 @@ class ChatState(rx.State):
     messages: list[MessageView] = []
     not_found: bool = False
     notice: str = ""
+    editing_id: str = ""
+    """The user message being edited, if any."""
+
+    @rx.var
+    def last_user_id(self) -> str:
+        return next((m.id for m in reversed(self.messages) if m.role == "user"), "")
 
     def put_message(self, view: MessageView) -> None:
         """Add a message to the list, or replace the one with the same id."""
@@ -46,7 +53,7 @@ class ChatState(rx.State):
 
     async def _show(self, chat: Chat | None, messages: list[Message]):
         live = await self.get_state(LiveReply)
-        self.notice = ""
+        self.notice, self.editing_id = "", ""
         self.not_found = chat is None and bool(self.public_id)
         self.title = chat.title if chat else ""
         self.messages = [MessageView.of(m) for m in messages if not m.streaming]
@@ -143,24 +150,54 @@ class ChatState(rx.State):
                     status=Status.STOPPED,
                 )
 
-    @rx.event
-    async def retry(self, message_id: str):
-        """Write the chat's last reply again, if it ended badly."""
+    async def _rewrite(self, user_message_id: str, text: str | None = None):
+        """A new reply to the chat's last user message (its text replaced if `text` is given)."""
         with rx.session() as session:
             chat = await self._owned_chat(session, self._page_chat_id())
             if chat is None:
                 return None
             messages = repository.list_messages(session=session, chat_id=chat.id)
-            last = messages[-1] if messages else None
-            if last is None or last.public_id != message_id or last.status not in RETRYABLE:
+            users = [m for m in messages if m.role == "user"]
+            if not users or users[-1].public_id != user_message_id:
                 return None
             try:
-                reply = repository.restart_reply(
-                    session=session, chat=chat, message=last, model=get_settings().model_name
+                reply = repository.replace_reply(
+                    session=session,
+                    chat=chat,
+                    after=users[-1],
+                    model=get_settings().model_name,
+                    text=text,
                 )
             except repository.ReplyInProgress:
+                self.notice = "A reply is still being written in this chat. Stop it or wait."
                 return None
+            kept = [MessageView.of(m) for m in messages if m.id <= users[-1].id]
         jobs.start(message_id=reply.id, public_id=reply.public_id)
-        self.messages = [m for m in self.messages if m.id != message_id]
+        self.messages, self.editing_id, self.notice = kept, "", ""
         (await self.get_state(LiveReply)).show(reply)
         return LiveReply.follow
+
+    @rx.event
+    async def retry(self, reply_id: str):
+        """Write the last reply again (Retry after a failure, Regenerate after success)."""
+        index = next((i for i, m in enumerate(self.messages) if m.id == reply_id), None)
+        if index is None or index != len(self.messages) - 1 or index == 0:
+            return None
+        return await self._rewrite(self.messages[index - 1].id)
+
+    @rx.event
+    def start_edit(self, message_id: str):
+        self.editing_id = message_id
+
+    @rx.event
+    def cancel_edit(self):
+        self.editing_id = ""
+
+    @rx.event
+    async def save_edit(self, form_data: dict):
+        """Send the edited last user message again; the reply to the old text is replaced."""
+        text = (form_data.get("text") or "").strip()
+        if not text or (notice := self._refuse(text)):
+            self.notice = notice
+            return None
+        return await self._rewrite(self.editing_id, text)

@@ -124,3 +124,8 @@ def new_chat(page: Page) -> None:
     page.get_by_test_id("new-chat").click()
     expect(page).to_have_url(re.compile(r"^https?://[^/]+/$"))
     expect(page.get_by_test_id("message")).to_have_count(0)
+
+
+def user_texts(page: Page):
+    """The rendered text of each user message (without its buttons)."""
+    return page.locator('[data-testid="message"][data-role="user"] [data-testid="message-content"]')

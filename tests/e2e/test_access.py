@@ -4,7 +4,7 @@ import re
 
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import chat_url, last_reply, register, send
+from tests.e2e.conftest import chat_url, last_reply, register, send, user_texts
 from tests.fake_openai import Reply
 
 XSS = (
@@ -78,7 +78,7 @@ def test_markup_from_users_and_the_model_never_runs(page, model):
     reply = last_reply(page)
     expect(reply).to_have_attribute("data-status", "complete")
     expect(reply).to_contain_text("<script>")
-    expect(page.locator('[data-role="user"]')).to_contain_text("onerror")
+    expect(user_texts(page)).to_contain_text("onerror")
     reply.get_by_text("click me").click()
     page.wait_for_timeout(300)
     assert page.evaluate("window.__xss") is None

@@ -4,7 +4,7 @@ import re
 
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import chat_url, last_reply, new_chat, register, send
+from tests.e2e.conftest import chat_url, last_reply, new_chat, register, send, user_texts
 
 
 def start_chat(page, text: str) -> str:
@@ -24,7 +24,7 @@ def test_chats_are_listed_newest_first_and_open_from_the_sidebar(page, model):
     links.nth(1).click()
 
     expect(page).to_have_url(first)
-    expect(page.locator('[data-role="user"]')).to_have_text("first topic")
+    expect(user_texts(page)).to_have_text("first topic")
 
 
 def test_rename_and_delete_a_chat(page, model):

@@ -4,7 +4,7 @@ import time
 
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import chat_url, last_reply, register, send
+from tests.e2e.conftest import chat_url, last_reply, register, send, user_texts
 from tests.fake_openai import Reply, words
 
 PLAIN = (
@@ -34,7 +34,7 @@ def test_a_reply_streams_into_place_then_shows_its_exact_final_text(page, model)
 
     send(page, "grow please")
 
-    expect(page.locator('[data-role="user"]').last).to_have_text("grow please")
+    expect(user_texts(page).last).to_have_text("grow please")
     reply = last_reply(page)
     expect(reply).to_have_attribute("data-status", "streaming")
     texts = grow_texts(page, reply)
@@ -79,7 +79,7 @@ def test_shift_enter_adds_a_line_and_enter_sends(page, model):
     expect(composer).to_have_value("first line\nsecond line")
     expect(page.get_by_test_id("message")).to_have_count(0)
     composer.press("Enter")
-    expect(page.locator('[data-role="user"]')).to_have_text("first line\nsecond line")
+    expect(user_texts(page)).to_have_text("first line\nsecond line")
     expect(composer).to_have_value("")
 
 

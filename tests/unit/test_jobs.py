@@ -2,6 +2,8 @@
 
 import asyncio
 import dataclasses
+import socket
+from types import SimpleNamespace
 
 import pytest
 import reflex as rx
@@ -157,6 +159,25 @@ async def test_an_unreachable_model_is_retried_then_reported(model):
 
     assert (saved.streaming, saved.status) == (False, "error")
     assert "Could not reach the model" in saved.error
+
+
+async def test_a_connection_error_before_the_first_chunk_is_retried_with_backoff(caplog):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    _, reply = exchange("are you up yet?")
+    url = f"http://127.0.0.1:{port}/v1"
+    settings = settings_for(SimpleNamespace(url=url), connect_retries=3)
+    task = jobs.start(message_id=reply.id, public_id=reply.public_id, settings=settings)
+    await asyncio.sleep(0.3)  # the first attempt has failed by now; backoff is 0.5 s, 1 s, 2 s
+
+    with FakeOpenAI(port=port) as model:
+        model.default = Reply(chunks=["Up ", "now."])
+        await task
+
+    saved = load(reply.id)
+    assert (saved.status, saved.content) == ("complete", "Up now.")
+    assert "retrying" in caplog.text
 
 
 async def test_without_a_configured_model_the_reply_explains_how_to_configure_one(model):

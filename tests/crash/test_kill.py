@@ -1,0 +1,152 @@
+"""The server is killed (`kill -9`) mid-reply and started again: nothing stays streaming.
+
+The app runs as `reflex run` in its own process group, so the kill takes it all down at
+once, as a crash would. This runs in its own pytest invocation: it builds `.web` itself.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+import reflex as rx
+from playwright.sync_api import expect, sync_playwright
+
+from chatstream.models import Message
+from tests.conftest import ROOT
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, last_reply, register, send
+from tests.fake_openai import FakeOpenAI, Reply, words
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class App:
+    """`reflex run` (dev) in a process group of its own."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+        self.frontend_port, self.backend_port = free_port(), free_port()
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://localhost:{self.frontend_port}"
+
+    def start(self, timeout: float = 240) -> None:
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "reflex",
+                "run",
+                "--loglevel",
+                "warning",
+                "--frontend-port",
+                str(self.frontend_port),
+                "--backend-port",
+                str(self.backend_port),
+            ],  # fmt: skip
+            cwd=ROOT,
+            env=self.env,
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + timeout
+        for url in (f"http://127.0.0.1:{self.backend_port}/ping", self.url):
+            while True:
+                assert self.process.poll() is None, "the app exited"
+                assert time.monotonic() < deadline, f"{url} did not answer"
+                try:
+                    urllib.request.urlopen(url, timeout=2)
+                    break
+                except OSError:
+                    time.sleep(0.5)
+
+    def kill(self) -> None:
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+
+
+@pytest.fixture
+def model():
+    with FakeOpenAI() as server:
+        yield server
+
+
+@pytest.fixture
+def app(model):
+    env = {
+        **os.environ,
+        "OPENAI_BASE_URL": model.url,
+        "OPENAI_API_KEY": "test-key",
+        "CHATSTREAM_MODEL": "test-model",
+    }
+    app = App(env)
+    app.start()
+    yield app
+    if app.process.poll() is None:
+        app.kill()
+
+
+def streaming_row(marker: str) -> Message | None:
+    with rx.session() as session:
+        for message in session.query(Message).filter(Message.role == "assistant").all():
+            if message.streaming and message.content.startswith(marker):
+                return message
+    return None
+
+
+def test_a_reply_cut_by_kill_9_shows_its_last_checkpoint_as_interrupted_with_retry(app, model):
+    text = " ".join(f"k{i}" for i in range(400))
+    model.on("kill me", Reply(chunks=words(text, 4), delay=0.03))
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_context(base_url=app.url).new_page()
+        page.set_default_timeout(30_000)
+        register(page)
+        send(page, "kill me now")
+        expect(page).to_have_url(re.compile(r"/chat/"))
+        expect(last_reply(page).get_by_test_id("message-content")).to_contain_text("k20")
+        deadline = time.monotonic() + 20
+        while (row := streaming_row("k0")) is None or len(row.content) < 40:
+            assert time.monotonic() < deadline, "no checkpoint was saved"
+            time.sleep(0.1)
+
+        app.kill()
+        saved = streaming_row("k0")
+        assert saved is not None and text.startswith(saved.content)
+        app.start()
+        url = page.url
+        for attempt in range(5):  # the dev server may still reload itself once after start
+            try:
+                page.goto(url)
+                break
+            except Exception:
+                if attempt == 4:
+                    raise
+                page.wait_for_timeout(1000)
+
+        reply = last_reply(page)
+        expect(reply).to_have_attribute("data-status", "interrupted")
+        shown = reply.get_by_test_id("message-content").inner_text()
+        assert text.startswith(shown) and len(shown) >= len(saved.content)
+        with rx.session() as session:
+            assert session.query(Message).filter(Message.streaming).count() == 0
+
+        model.on("kill me", Reply(chunks=["Back ", "again."]))
+        reply.get_by_test_id("retry").click()
+        expect(last_reply(page)).to_have_attribute("data-status", "complete")
+        expect(last_reply(page).get_by_test_id("message-content")).to_have_text("Back again.")
+        browser.close()

@@ -1,0 +1,129 @@
+"""One reply, followed by every tab, surviving reloads, closed tabs and stops; rewriting it."""
+
+import time
+
+from playwright.sync_api import expect
+
+from tests.e2e.conftest import chat_url, last_reply, register, send, user_texts
+from tests.fake_openai import Reply, words
+
+
+def numbered(prefix: str, count: int) -> str:
+    return " ".join(f"{prefix}{i}" for i in range(count))
+
+
+def wait_for(condition, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.05)
+
+
+def test_five_reloads_in_a_row_each_pick_up_the_reply_and_the_final_text_is_exact(page, model):
+    text = numbered("r", 200)
+    model.on("five reloads", Reply(chunks=words(text, 5), delay=0.03))
+    register(page)
+    send(page, "five reloads please")
+    content = last_reply(page).get_by_test_id("message-content")
+    expect(content).to_contain_text("r3 ")
+
+    for _ in range(5):
+        before = len(content.inner_text())
+        page.reload()
+        reply = last_reply(page)
+        shown = reply.get_by_test_id("message-content")
+        expect(shown).not_to_have_text("")
+        now = shown.inner_text()
+        assert text.startswith(now) and len(now) >= before * 0.5
+        page.wait_for_timeout(150)
+
+    expect(last_reply(page)).to_have_attribute("data-status", "complete")
+    expect(last_reply(page).get_by_test_id("message-content")).to_have_text(text)
+
+
+def test_a_reply_whose_tab_was_closed_completes_and_is_saved(pages, model):
+    text = numbered("c", 60)
+    model.on("closed tab", Reply(chunks=words(text, 5), delay=0.03))
+    page = pages.new()
+    register(page)
+    send(page, "closed tab please")
+    expect(last_reply(page).get_by_test_id("message-content")).to_contain_text("c2")
+    url = chat_url(page)
+    state = page.context.storage_state()
+
+    page.context.close()
+    request = model.request_for("closed tab")
+    wait_for(lambda: request.finished)
+
+    later = pages.browser.new_context(base_url=pages.base_url, storage_state=state).new_page()
+    later.goto(url)
+    expect(last_reply(later)).to_have_attribute("data-status", "complete")
+    expect(last_reply(later).get_by_test_id("message-content")).to_have_text(text)
+    later.context.close()
+
+
+def test_stop_from_another_tab_ends_the_reply_everywhere_and_closes_the_model_stream(pages, model):
+    model.on("stop elsewhere", Reply(chunks=["one ", "two ", "three"], delay=0.02, hang_after=3))
+    first = pages.new()
+    register(first)
+    send(first, "stop elsewhere please")
+    url = chat_url(first)
+    expect(last_reply(first).get_by_test_id("message-content")).to_have_text("one two three")
+    second = first.context.new_page()
+    second.goto(url)
+    expect(last_reply(second)).to_have_attribute("data-status", "streaming")
+
+    second.get_by_test_id("stop").click()
+
+    for tab in (first, second):
+        expect(last_reply(tab)).to_have_attribute("data-status", "stopped")
+        expect(last_reply(tab).get_by_test_id("message-content")).to_have_text("one two three")
+    request = model.request_for("stop elsewhere")
+    wait_for(lambda: request.disconnected_at is not None)
+
+
+def test_regenerate_replaces_the_last_reply(page, model):
+    first = model.on("regenerate", Reply(chunks=["First ", "answer."]))
+    register(page)
+    send(page, "regenerate please")
+    expect(last_reply(page)).to_have_attribute("data-status", "complete")
+    old_id = last_reply(page).get_attribute("data-message-id")
+    first.chunks = ["Second ", "answer."]
+
+    last_reply(page).get_by_test_id("regenerate").click()
+
+    reply = last_reply(page)
+    expect(reply.get_by_test_id("message-content")).to_have_text("Second answer.")
+    expect(reply).to_have_attribute("data-status", "complete")
+    assert reply.get_attribute("data-message-id") != old_id
+    expect(page.get_by_test_id("message")).to_have_count(2)
+    page.reload()
+    expect(page.get_by_test_id("message")).to_have_count(2)
+    expect(last_reply(page).get_by_test_id("message-content")).to_have_text("Second answer.")
+
+
+def test_edit_and_resend_the_last_user_message_replaces_its_reply(page, model):
+    model.on("original question", Reply(chunks=["Answer to the original."]))
+    model.on("better question", Reply(chunks=["Answer to the better one."]))
+    register(page)
+    send(page, "first question")
+    expect(last_reply(page)).to_have_attribute("data-status", "complete")
+    send(page, "original question")
+    expect(last_reply(page).get_by_test_id("message-content")).to_have_text(
+        "Answer to the original."
+    )
+
+    page.locator('[data-role="user"]').last.get_by_test_id("edit").click()
+    page.get_by_test_id("edit-input").fill("better question")
+    page.get_by_test_id("edit-save").click()
+
+    expect(last_reply(page).get_by_test_id("message-content")).to_have_text(
+        "Answer to the better one."
+    )
+    expect(user_texts(page)).to_have_text(["first question", "better question"])
+    expect(page.get_by_test_id("message")).to_have_count(4)
+    history = model.request_for("better question").body["messages"]
+    assert [m["content"] for m in history if m["role"] == "user"] == [
+        "first question",
+        "better question",
+    ]
