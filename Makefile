@@ -23,15 +23,17 @@ run: deps migrate ## Serve the app with the Reflex dev server
 	reflex run --frontend-port $(FRONTEND_PORT) --backend-port $(BACKEND_PORT)
 
 test: deps $(CHROMIUM) ## Every test: unit and integration, then the browser tests
-	@echo "==> unit and integration tests (scripted model server, SQLite)"
+	@echo "==> unit tests (scripted model server, SQLite)"
 	$(PY) -m pytest tests/unit
+	@echo "==> integration tests (the app's backend, socket-level tabs)"
+	$(PY) -m pytest tests/integration
 	@echo "==> browser tests (the real app in Chromium)"
 	$(PY) -m pytest tests/e2e
 	@echo "==> crash test (the app killed with kill -9 mid-reply, then started again)"
 	$(PY) -m pytest tests/crash
 
 test-unit: deps
-	$(PY) -m pytest tests/unit
+	$(PY) -m pytest tests/unit tests/integration
 
 test-e2e: deps $(CHROMIUM)
 	$(PY) -m pytest tests/e2e tests/crash

@@ -1,39 +1,54 @@
-"""Safe markdown: no raw HTML (it shows as text), GFM tables and lists, highlighted code."""
+"""Message markdown, and the live reply that receives only appended text.
+
+The React code is in markdown.jsx, beside this file. It is embedded in the page modules
+Reflex generates (not served as a separate file), so that the dev server sees its imports
+when it starts instead of discovering them on first use and reloading the page.
+GFM lists and tables, highlighted code with a copy button; raw HTML is never rendered.
+"""
+
+from pathlib import Path
 
 import reflex as rx
+from reflex_base.utils.imports import ImportVar
+
+_SOURCE = "\n".join(
+    line
+    for line in (Path(__file__).with_name("markdown.jsx")).read_text().splitlines()
+    if not line.startswith("import ")
+)
+_IMPORTS = {
+    "react": [ImportVar(tag="useEffect"), ImportVar(tag="useRef"), ImportVar(tag="useState")],
+    "react-markdown@10.1.0": ImportVar(tag="ReactMarkdown", is_default=True),
+    "remark-gfm@4.0.1": ImportVar(tag="remarkGfm", is_default=True),
+    "react-syntax-highlighter@16.1.2": ImportVar(tag="PrismAsyncLight", alias="SyntaxHighlighter"),
+    "react-syntax-highlighter/dist/esm/styles/prism/one-light": ImportVar(
+        tag="oneLight", is_default=True
+    ),
+}
 
 
-def _code_block(text, **props) -> rx.Component:
-    copy = rx.icon_button(
-        rx.icon("copy", size=14),
-        size="1",
-        variant="soft",
-        color_scheme="gray",
-        type="button",
-        aria_label="Copy code",
-        title="Copy code",
-        on_click=rx.set_clipboard(text),
-        position="absolute",
-        top="8px",
-        right="8px",
-        custom_attrs={"data-testid": "copy-code"},
-    )
-    return rx.code_block(
-        text, can_copy=True, copy_button=copy, wrap_long_lines=True, margin_y="0.75em", **props
-    )
+class _Embedded(rx.Component):
+    def add_imports(self):
+        return _IMPORTS
+
+    def add_custom_code(self) -> list[str]:
+        return [_SOURCE]
 
 
-@rx.memo
-def markdown(source: rx.Var[str]) -> rx.Component:
-    """Its own React component, so its hooks never mix with those of a list around it.
+class Markdown(_Embedded):
+    tag = "Markdown"
 
-    use_raw=False keeps <script>, onerror= and friends as inert text; react-markdown drops
-    javascript: URLs from links by itself.
-    """
-    return rx.markdown(
-        source,
-        use_raw=False,
-        use_math=False,
-        use_katex=False,
-        component_map={"pre": _code_block},
-    )
+    source: rx.Var[str]
+
+
+class LiveMarkdown(_Embedded):
+    tag = "LiveMarkdown"
+
+    base: rx.Var[str]
+    chunk: rx.Var[str]
+    offset: rx.Var[int]
+    on_gap: rx.EventHandler[rx.event.no_args_event_spec]
+
+
+markdown = Markdown.create
+live_markdown = LiveMarkdown.create

@@ -5,7 +5,7 @@ import reflex as rx
 from ..state.chat import RETRYABLE, ChatState
 from ..state.live import LiveReply
 from ..state.views import MessageView
-from .markdown import markdown
+from .markdown import live_markdown, markdown
 
 
 def _attrs(testid: str, **data) -> dict:
@@ -149,7 +149,15 @@ def live_reply() -> rx.Component:
     return rx.cond(
         LiveReply.message_id != "",
         rx.el.div(
-            _content(markdown(source=LiveReply.text)),
+            _content(
+                live_markdown(
+                    key=LiveReply.message_id,  # a new reply starts from its own text
+                    base=LiveReply.base,
+                    chunk=LiveReply.chunk,
+                    offset=LiveReply.offset,
+                    on_gap=LiveReply.resync,
+                )
+            ),
             rx.hstack(
                 rx.el.span(class_name="pulse"),
                 rx.text("Writing…", size="1", color_scheme="gray"),

@@ -35,22 +35,44 @@ def _owned_message(public_id: str, user_id: int | None) -> Message | None:
 
 
 class LiveReply(rx.State):
-    """The reply streaming into this tab; empty `message_id` when none is."""
+    """The reply streaming into this tab; empty `message_id` when none is.
+
+    The tab holds `base` (the text at the last full sync) and appends each `chunk` at
+    `offset` (see components/markdown.jsx), so an update carries only the new text.
+    """
 
     message_id: str = ""
-    text: str = ""
+    base: str = ""
+    chunk: str = ""
+    offset: int = 0
+    _sent: int = 0
+    """How much of the reply this tab holds."""
     _generation: int = 0
+
+    def _sync(self, text: str) -> None:
+        self.base, self.chunk, self.offset, self._sent = text, "", len(text), len(text)
+
+    def _append(self, text: str) -> None:
+        if len(text) > self._sent:
+            self.chunk, self.offset, self._sent = text[self._sent :], self._sent, len(text)
 
     def show(self, message: Message) -> None:
         """Point this tab at a streaming message; call `follow` next."""
         self.message_id = message.public_id
-        self.text = message.content
+        channel = hub.channel(message.public_id)
+        self._sync(channel.text if channel else message.content)
         self._generation += 1
 
     def clear(self) -> None:
         self.message_id = ""
-        self.text = ""
+        self._sync("")
         self._generation += 1
+
+    @rx.event
+    async def resync(self):
+        """The tab missed an update (a reconnect): send it the whole text so far once."""
+        if self.message_id:
+            self._sync((await self._next(self.message_id, -1)).text)
 
     @rx.event(background=True)
     async def follow(self):
@@ -68,10 +90,10 @@ class LiveReply(rx.State):
                     return  # the tab moved on: another chat, a newer follower
                 if snapshot.version == version and not snapshot.done:
                     continue  # a quiet second: nothing to send
-                self.text = snapshot.text
                 if snapshot.done:
                     await self._hand_over(public_id)
                     return
+                self._append(snapshot.text)
             version = snapshot.version
             await asyncio.sleep(flush)  # batch: at most one update per flush interval
 

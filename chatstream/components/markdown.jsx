@@ -1,0 +1,66 @@
+// Markdown for chat messages, and the live reply that grows by appended chunks.
+//
+// Embedded in the generated page modules by markdown.py (its imports are declared there,
+// so the dev server bundles them at start-up). `Markdown` renders a finished message. `LiveMarkdown` renders a streaming one from
+// three props: `base`, the text at the last full sync, then `chunk`, the text that starts
+// at `offset`. Each update from the server brings only the new chunk, so text already on
+// screen is never sent again. A chunk past the end of what this tab holds (a lost update)
+// calls `onGap`, and the server answers with a new `base`.
+import { useEffect, useRef, useState } from "react";
+import ReactMarkdown from "react-markdown";
+import remarkGfm from "remark-gfm";
+import { PrismAsyncLight as SyntaxHighlighter } from "react-syntax-highlighter";
+import oneLight from "react-syntax-highlighter/dist/esm/styles/prism/one-light";
+
+function CodeBlock({ language, code }) {
+  const [copied, setCopied] = useState(false);
+  const copy = () =>
+    navigator.clipboard?.writeText(code).then(() => {
+      setCopied(true);
+      setTimeout(() => setCopied(false), 1200);
+    });
+  return (
+    <div className="code-block">
+      <button type="button" className="copy-code" data-testid="copy-code" title="Copy code"
+        aria-label="Copy code" onClick={copy}>{copied ? "Copied" : "Copy"}</button>
+      <SyntaxHighlighter language={language} style={oneLight} wrapLongLines
+        customStyle={{ margin: 0, padding: "1em 4.5em 1em 1em", borderRadius: 8, fontSize: 13 }}>
+        {code}
+      </SyntaxHighlighter>
+    </div>
+  );
+}
+
+const components = {
+  pre({ children }) {
+    const code = children?.props ?? {};
+    const language = /language-([\w+-]+)/.exec(code.className || "")?.[1] ?? "text";
+    return <CodeBlock language={language} code={String(code.children ?? "").replace(/\n$/, "")} />;
+  },
+  a({ node, ...props }) {
+    return <a {...props} target="_blank" rel="noopener noreferrer nofollow" />;
+  },
+};
+
+// No rehype-raw: HTML in a message stays text; react-markdown drops javascript: URLs.
+function Markdown({ source }) {
+  return (
+    <ReactMarkdown remarkPlugins={[remarkGfm]} components={components}>
+      {source ?? ""}
+    </ReactMarkdown>
+  );
+}
+
+function LiveMarkdown({ base, chunk, offset, onGap }) {
+  const held = useRef({ base: null, text: "" });
+  if (held.current.base !== base) held.current = { base, text: base ?? "" };
+  const text = held.current.text;
+  const gap = offset > text.length;
+  if (!gap && offset + chunk.length > text.length) {
+    held.current.text = text.slice(0, offset) + chunk;
+  }
+  useEffect(() => {
+    if (gap && onGap) onGap();
+  }, [gap, base, offset]);
+  return <Markdown source={held.current.text} />;
+}
