@@ -14,6 +14,8 @@ BACKEND_PORT ?= 8000
 export PATH := $(CURDIR)/.tools/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 export REFLEX_USE_SYSTEM_BUN := 1
 export REFLEX_TELEMETRY_ENABLED := false
+# uvicorn, not granian: it negotiates permessage-deflate, so the websocket is compressed.
+export REFLEX_USE_GRANIAN ?= false
 export CHROMIUM
 
 .PHONY: run test test-unit test-e2e migrate deps lint demo-model screenshots

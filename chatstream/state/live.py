@@ -1,7 +1,7 @@
 """The follower: a tab's live view of the reply being written in the chat it shows.
 
-`LiveReply` is deliberately small: each update sends only `text` (the reply so far), never
-the conversation. Its `follow` handler subscribes to the message's channel after checking,
+`LiveReply` is deliberately small: each update sends only the text added since the last one,
+never the text already shown nor the conversation. Its `follow` handler subscribes to the message's channel after checking,
 from the tab's own session, that the tab's user owns the chat; it ends when the message
 stops streaming, and hands the finished message to the chat's list in the same delta.
 """
