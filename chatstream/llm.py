@@ -119,5 +119,7 @@ async def stream_reply(messages: list[dict], settings: Settings) -> AsyncIterato
                 )
     except (openai.OpenAIError, httpx.HTTPError) as exc:
         raise ModelError(_explain(exc, settings, started=started)) from exc
+    except ValueError as exc:  # a `data:` line that is not JSON, or not a completion chunk
+        raise ModelError("The model sent a malformed stream.") from exc
     finally:
         await client.close()

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from reflex_local_auth.auth_session import LocalAuthSession
 from sqlmodel import Session, col, select
 
+from . import database  # noqa: F401  (SQLite: WAL and a busy timeout)
 from .models import Chat, Message, Status, utcnow
 
 TITLE_CHARS = 60

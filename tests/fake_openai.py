@@ -37,6 +37,8 @@ class Reply:
     hang_after: int | None = None
     """Send this many chunks, then nothing until the client hangs up."""
     usage: tuple[int, int] | None = (12, 5)
+    raw_after: tuple[int, str] | None = None
+    """After this many chunks, send this raw `data:` payload (an error event, garbage…) and end."""
 
     @property
     def text(self) -> str:
@@ -207,6 +209,10 @@ class FakeOpenAI:
                             return
                         if index == reply.hang_after:
                             return self._hang(request)
+                        if reply.raw_after and index == reply.raw_after[0]:
+                            event(reply.raw_after[1])
+                            self.wfile.write(b"0\r\n\r\n")
+                            return
                         if index and self._client_gone(reply.delay):
                             request.disconnected_at = time.time()
                             return

@@ -132,6 +132,16 @@ FAULTS = {
         "finish reason",
     ),
     "stall": (Reply(chunks=["kept "], delay=0, hang_after=1), "sent nothing"),
+    "error event mid-stream": (
+        Reply(
+            chunks=["kept ", "x"], delay=0, raw_after=(1, '{"error": {"message": "overloaded"}}')
+        ),
+        "overloaded",
+    ),
+    "malformed stream": (
+        Reply(chunks=["kept ", "x"], delay=0, raw_after=(1, "{not json")),
+        "malformed",
+    ),
 }
 
 

@@ -1,0 +1,39 @@
+"""One design's measurements in this process: `python -m bench.measure ours|naive [steps...]`.
+Prints one JSON object on its last line."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+
+import tests.conftest  # noqa: F401  (a throw-away SQLite database, migrated to head)
+from bench import capacity, streaming
+from bench.harness import Proxy, backend, model_server
+
+
+async def measure(design: str, url: str, model, steps: list[int]) -> dict:
+    proxy = Proxy(url)
+    result = {"design": design}
+    for earlier in (0, 50):
+        result[f"reply_{earlier}"] = await streaming.one_reply(design, proxy, model, earlier)
+        print(design, earlier, result[f"reply_{earlier}"], file=sys.stderr, flush=True)
+    result["capacity"] = []
+    for load in steps:
+        step = await capacity.step(design, url, model, load)
+        print(design, step, file=sys.stderr, flush=True)
+        result["capacity"].append(step)
+        if step["p95_ms"] > 1000 or step["lost"]:  # far past the target: heavier steps only hurt
+            break
+    return result
+
+
+def main() -> None:
+    design, steps = sys.argv[1], [int(n) for n in sys.argv[2:]]
+    with model_server() as model, backend(design) as url:
+        result = asyncio.run(measure(design, url, model, steps))
+    print(json.dumps(result), flush=True)
+
+
+if __name__ == "__main__":
+    main()

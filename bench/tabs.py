@@ -1,0 +1,82 @@
+"""What a socket-level tab (tests/reflex_client.py) shows of the streaming reply, per design,
+recorded as (time.time(), characters shown) on every delta."""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass, field
+
+import socketio
+
+from tests.reflex_client import NAMESPACE, ReflexTab
+
+
+def compressed(tab: ReflexTab) -> ReflexTab:
+    """Offer permessage-deflate, as Chromium does (aiohttp's client does not by default)."""
+    tab._sio = socketio.AsyncClient(reconnection=False, websocket_extra_options={"compress": 15})
+    tab._sio.on("event", tab._on_update, namespace=NAMESPACE)
+    return tab
+
+
+@dataclass
+class Watch:
+    """The reply's text as the tab shows it, with the time of each change."""
+
+    seen: list[tuple[float, int]] = field(default_factory=list)
+    text: str = ""
+    held: tuple[str | None, str] = (None, "")
+
+    def note(self, text: str) -> None:
+        if len(text) > len(self.text):
+            self.seen.append((time.time(), len(text)))
+        self.text = text
+
+
+def ours_on_delta(watch: Watch):
+    from chatstream.state.chat import ChatState
+    from chatstream.state.live import LiveReply
+
+    def on_delta(client: ReflexTab, delta) -> None:
+        if client.var(LiveReply, "message_id"):  # as components/markdown.jsx puts it together
+            base, chunk, offset = (client.var(LiveReply, n) for n in ("base", "chunk", "offset"))
+            held_base, text = watch.held
+            text = base if base != held_base else text
+            if offset <= len(text):
+                text = text[:offset] + chunk
+            watch.held = (base, text)
+            watch.note(text)
+        elif watch.text:  # the finished reply has joined the list
+            messages = client.var(ChatState, "messages", [])
+            if messages and messages[-1]["role"] == "assistant":
+                watch.note(messages[-1]["content"])
+
+    return on_delta
+
+
+def naive_state():
+    return sys.modules["naive_app.naive_app"].NaiveState
+
+
+def naive_on_delta(watch: Watch, earlier: int):
+    state = naive_state()
+
+    def on_delta(client: ReflexTab, delta) -> None:
+        messages = client.var(state, "messages", [])
+        if len(messages) == earlier + 2:
+            watch.note(messages[-1]["content"])
+
+    return on_delta
+
+
+def latencies(sent: list[tuple[float, str]], seen: list[tuple[float, int]]) -> list[float]:
+    """Seconds from each chunk's send to the first moment the tab showed it."""
+    result, shown, total = [], 0, 0
+    for sent_at, text in sent:
+        total += len(text)
+        while shown < len(seen) and seen[shown][1] < total:
+            shown += 1
+        if shown == len(seen):
+            break
+        result.append(max(seen[shown][0] - sent_at, 0.0))
+    return result
