@@ -18,7 +18,7 @@ export REFLEX_TELEMETRY_ENABLED := false
 export REFLEX_USE_GRANIAN ?= false
 export CHROMIUM
 
-.PHONY: run test test-unit test-e2e migrate deps lint demo-model screenshots
+.PHONY: run test test-unit test-e2e migrate deps lint demo-model screenshots bench
 
 run: deps migrate ## Serve the app with the Reflex dev server
 	@echo "==> chatstream on http://localhost:$(FRONTEND_PORT) (backend :$(BACKEND_PORT))"
@@ -68,6 +68,11 @@ $(CHROMIUM):
 	@echo "==> Chromium from Debian (for the browser tests)"
 	if [ "$$(id -u)" = 0 ]; then apt-get update && apt-get install -y chromium; \
 	else sudo apt-get update && sudo apt-get install -y chromium; fi
+
+bench: deps $(CHROMIUM) ## Our design and the naive one side by side; writes bench/results/
+	@echo "==> benchmark (about 5 minutes): wire bytes, latency in Chromium, capacity, DB writes"
+	$(PY) -m pip install -q -r bench/requirements.txt
+	$(PY) bench/run.py
 
 screenshots: deps $(CHROMIUM) ## Retake the README's screenshots from the real app
 	$(PY) docs/screenshots.py

@@ -1,5 +1,5 @@
-"""Capacity: `load` replies streaming at once on one backend worker (model at 50 chunks/s
-each), one socket-level tab per reply, all in this process with the backend."""
+"""Capacity: `load` replies streaming at once on one backend worker in its own process (model
+at 50 chunks/s each), one socket-level tab per reply in this process with the model server."""
 
 from __future__ import annotations
 
@@ -7,6 +7,13 @@ import asyncio
 import resource
 import secrets
 import statistics
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psutil
+import socketio
 
 from bench.harness import reply_text
 from bench.tabs import Watch, latencies, naive_on_delta, naive_state, ours_on_delta
@@ -17,12 +24,34 @@ CHUNKS = 150  # 3 seconds of streaming per reply
 _round = [0]
 
 
-def _cpu() -> float:
+@contextmanager
+def backend_process(design: str) -> Iterator[tuple[str, int]]:
+    """bench/serve.py in a child process: its URL and pid."""
+    server = subprocess.Popen(
+        [sys.executable, "-m", "bench.serve", design],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        url = next(line for line in server.stdout if line.startswith("http")).strip()
+        yield url, server.pid
+    finally:
+        server.stdin.close()
+        server.wait(30)
+
+
+def _cpu(pid: int) -> tuple[float, float]:
+    """CPU seconds so far of the backend process and of this one."""
+    backend = psutil.Process(pid).cpu_times()
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
+    return backend.user + backend.system, usage.ru_utime + usage.ru_stime
 
 
-async def _one(design: str, url: str, token: str | None, marker: str, text: str, go, opened) -> Watch:
+async def _one(
+    design: str, url: str, token: str | None, marker: str, text: str, go, opened
+) -> Watch:
     watch = Watch()
     if design == "ours":
         from chatstream.state.chat import ChatState
@@ -32,16 +61,18 @@ async def _one(design: str, url: str, token: str | None, marker: str, text: str,
     else:
         tab = ReflexTab(url)
         tab.on_delta, send = naive_on_delta(watch, 0), handler_name(naive_state(), "send")
-    await tab.open("/")
-    opened.append(marker)
-    await go.wait()
-    await tab.send(send, form_data={"text": f"hello {marker}"})
     try:
+        await tab.open("/")
+    finally:
+        opened.append(marker)
+    await go.wait()
+    try:  # a tab that fails or times out shows less than the reply: counted as lost
+        await tab.send(send, form_data={"text": f"hello {marker}"})
         async with asyncio.timeout(60 + CHUNKS * 0.02):
             while watch.text != text:
                 await asyncio.sleep(0.1)
         await asyncio.sleep(0.5)
-    except TimeoutError:
+    except (TimeoutError, OSError, socketio.exceptions.SocketIOError):
         pass
     finally:
         await tab.close()
@@ -66,7 +97,7 @@ def _saved(markers: list[str]) -> dict[str, str]:
     return saved
 
 
-async def step(design: str, url: str, model: FakeOpenAI, load: int) -> dict:
+async def step(design: str, url: str, model: FakeOpenAI, load: int, pid: int) -> dict:
     _round[0] += 1
     token = None
     if design == "ours":
@@ -79,20 +110,25 @@ async def step(design: str, url: str, model: FakeOpenAI, load: int) -> dict:
     for m in markers:
         model.on(m, Reply(chunks=words(texts[m], 4), delay=0.02))
     go, opened = asyncio.Event(), []
-    runs = [
-        asyncio.create_task(_one(design, url, token, m, texts[m], go, opened)) for m in markers
-    ]
+    runs = [asyncio.create_task(_one(design, url, token, m, texts[m], go, opened)) for m in markers]
     async with asyncio.timeout(120):
         while len(opened) < load:  # every tab open before the replies start
             await asyncio.sleep(0.2)
-    cpu = _cpu()
+    cpu = _cpu(pid)
     go.set()
-    watches = await asyncio.gather(*runs)
-    cpu = _cpu() - cpu
+    watches = [
+        w if isinstance(w, Watch) else Watch()
+        for w in await asyncio.gather(*runs, return_exceptions=True)
+    ]
+    cpu = [after - before for after, before in zip(_cpu(pid), cpu, strict=True)]
     lat, lost, chunks = [], 0, 0
     saved = _saved(markers) if design == "ours" else {}
     for m, watch in zip(markers, watches, strict=True):
-        request = model.request_for(m)
+        try:
+            request = model.request_for(m, timeout=0.1)
+        except AssertionError:  # the reply never started
+            lost += 1
+            continue
         sent = "".join(text for _, text in request.sent)
         chunks += len(request.sent)
         lat += latencies(request.sent, watch.seen)
@@ -104,5 +140,6 @@ async def step(design: str, url: str, model: FakeOpenAI, load: int) -> dict:
         "p50_ms": 1000 * statistics.median(lat),
         "p95_ms": 1000 * statistics.quantiles(lat, n=20)[-1],
         "lost": lost,
-        "cpu_per_1000": 1000 * cpu / max(chunks, 1),
+        "cpu_per_1000": 1000 * cpu[0] / max(chunks, 1),
+        "client_cpu_per_1000": 1000 * cpu[1] / max(chunks, 1),
     }

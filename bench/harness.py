@@ -12,7 +12,7 @@ import os
 import random
 import tempfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from unittest import mock
@@ -30,8 +30,11 @@ APPS = {"ours": (ROOT, "chatstream"), "naive": (ROOT / "bench" / "naive_app", "n
 def reply_text(size: int = 4000, seed: int = 1) -> str:
     """Prose-like text of `size` characters (compresses like prose, not like 'aaaa')."""
     rng = random.Random(seed)
-    vocab = "the a reply stream model token chunk browser server state delta update text " \
-        "message chat wire latency render markdown list table code python reflex socket".split()
+    vocab = (
+        "the a reply stream model token chunk browser server state delta update text "
+        "message chat wire latency render markdown list table code python reflex socket"
+    )
+    vocab = vocab.split()  # noqa: SIM905
     words = [rng.choice(vocab) + ("." if rng.random() < 0.08 else "") for _ in range(size)]
     return " ".join(words)[:size]
 
@@ -75,6 +78,7 @@ class Counter:
         self.tcp = 0
         self.payload = 0
         self.frames = 0
+        self.compressed = False
         self._buffer = b""
         self._inflate = zlib.decompressobj(-15)
         self._upgraded = False
@@ -89,14 +93,21 @@ class Counter:
             head, sep, rest = self._buffer.partition(b"\r\n\r\n")
             if not sep:
                 return
+            if b" 101 " not in head.split(b"\r\n", 1)[0]:  # plain HTTP: count its bytes only
+                self.feed = self._count
+                return
             self._upgraded, self._buffer = True, rest
         while (frame := self._frame()) is not None:
             rsv1, opcode, body = frame
             if opcode in (1, 2):  # text and binary frames (no fragmentation here)
                 if rsv1:
+                    self.compressed = True
                     body = self._inflate.decompress(body + b"\x00\x00\xff\xff")
                 self.payload += len(body)
                 self.frames += 1
+
+    def _count(self, data: bytes) -> None:
+        self.tcp += len(data)
 
     def _frame(self) -> tuple[bool, int, bytes] | None:
         b = self._buffer
@@ -120,13 +131,12 @@ class Counter:
 class Proxy:
     """A loopback TCP proxy that counts what the backend sends to each connection."""
 
-    def __init__(self, backend_url: str) -> None:
-        host, port = backend_url.removeprefix("http://").split(":")
-        self.target = host, int(port)
+    def __init__(self, backend_url: str | Callable[[], str]) -> None:
+        self.backend_url = backend_url  # or a function: the backend may start after the proxy
         self.counters: list[Counter] = []
 
-    async def start(self) -> str:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+    async def start(self, port: int = 0) -> str:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", port)
         return f"http://127.0.0.1:{self._server.sockets[0].getsockname()[1]}"
 
     def reset(self) -> None:
@@ -137,7 +147,9 @@ class Proxy:
         return sum(getattr(counter, name) for counter in self.counters)
 
     async def _serve(self, reader, writer) -> None:
-        up_reader, up_writer = await asyncio.open_connection(*self.target)
+        url = self.backend_url if isinstance(self.backend_url, str) else self.backend_url()
+        host, port = url.removeprefix("http://").split(":")
+        up_reader, up_writer = await asyncio.open_connection(host, int(port))
         counter = Counter()
         self.counters.append(counter)
 
@@ -153,5 +165,6 @@ class Proxy:
                 sink.close()
 
         await asyncio.gather(
-            pipe(reader, up_writer, lambda data: None), pipe(up_reader, writer, counter.feed)
+            pipe(reader, up_writer, lambda data: None),
+            pipe(up_reader, writer, lambda data: counter.feed(data)),
         )

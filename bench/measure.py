@@ -19,12 +19,13 @@ async def measure(design: str, url: str, model, steps: list[int]) -> dict:
         result[f"reply_{earlier}"] = await streaming.one_reply(design, proxy, model, earlier)
         print(design, earlier, result[f"reply_{earlier}"], file=sys.stderr, flush=True)
     result["capacity"] = []
-    for load in steps:
-        step = await capacity.step(design, url, model, load)
-        print(design, step, file=sys.stderr, flush=True)
-        result["capacity"].append(step)
-        if step["p95_ms"] > 1000 or step["lost"]:  # far past the target: heavier steps only hurt
-            break
+    with capacity.backend_process(design) as (url, pid):
+        for load in steps:
+            step = await capacity.step(design, url, model, load, pid)
+            print(design, step, file=sys.stderr, flush=True)
+            result["capacity"].append(step)
+            if step["p95_ms"] > 1000 or step["lost"]:  # far past the target: stop there
+                break
     return result
 
 

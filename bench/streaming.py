@@ -5,6 +5,7 @@ the model's send to the delta reaching a socket-level tab, database writes."""
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
 import statistics
 
@@ -77,6 +78,17 @@ async def one_reply(design: str, proxy: Proxy, model: FakeOpenAI, earlier: int) 
     watch = Watch()
     make = _ours_tab if design == "ours" else _naive_tab
     tab, send = await make(await proxy.start(), earlier, watch)
+    by_var: dict[str, int] = {}
+    show = tab.on_delta
+
+    def on_delta(client: ReflexTab, delta) -> None:  # payload by var: where the bytes go
+        for state, changes in delta.items():
+            for var, value in changes.items():
+                name = f"{state.rsplit('.', 1)[-1]}.{var.removesuffix('_rx_state_')}"
+                by_var[name] = by_var.get(name, 0) + len(json.dumps(value))
+        show(client, delta)
+
+    tab.on_delta = on_delta
     proxy.reset()
     _writes[0] = 0
     await tab.send(send, form_data={"text": f"hello {marker}"})
@@ -92,6 +104,7 @@ async def one_reply(design: str, proxy: Proxy, model: FakeOpenAI, earlier: int) 
         "payload": proxy.total("payload") / len(REPLY),
         "tcp": proxy.total("tcp") / len(REPLY),
         "frames": proxy.total("frames"),
+        "deflate": any(counter.compressed for counter in proxy.counters),
         "p50_ms": 1000 * statistics.median(lat),
         "p95_ms": 1000 * statistics.quantiles(lat, n=20)[-1],
         "max_ms": 1000 * max(lat),
@@ -99,4 +112,6 @@ async def one_reply(design: str, proxy: Proxy, model: FakeOpenAI, earlier: int) 
         "db_writes": _writes[0] if design == "ours" else 0,
         "seconds": streamed,
         "complete": watch.text == REPLY,
+        "max_at_chunk": lat.index(max(lat)),
+        "top_vars": sorted(by_var.items(), key=lambda kv: -kv[1])[:4],
     }

@@ -69,11 +69,15 @@ def naive_on_delta(watch: Watch, earlier: int):
     return on_delta
 
 
-def latencies(sent: list[tuple[float, str]], seen: list[tuple[float, int]]) -> list[float]:
-    """Seconds from each chunk's send to the first moment the tab showed it."""
-    result, shown, total = [], 0, 0
+def latencies(
+    sent: list[tuple[float, str]], seen: list[tuple[float, int]], rendered: bool = False
+) -> list[float]:
+    """Seconds from each chunk's send to the first moment the tab showed it. `rendered`: the
+    lengths seen are of rendered text, which drops the trailing space of a prefix."""
+    result, shown, so_far = [], 0, ""
     for sent_at, text in sent:
-        total += len(text)
+        so_far += text
+        total = len(so_far.rstrip()) if rendered else len(so_far)
         while shown < len(seen) and seen[shown][1] < total:
             shown += 1
         if shown == len(seen):

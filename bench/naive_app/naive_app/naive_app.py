@@ -11,8 +11,9 @@ class NaiveState(rx.State):
     messages: list[dict[str, str]] = []
 
     @rx.event
-    def seed(self, count: int, size: int = 500):
-        """`count` earlier messages of `size` characters, as a long chat would have."""
+    def seed(self, count: int):
+        """`count` earlier messages of 500 characters, as a long chat would have."""
+        size = 500
         roles = ("user", "assistant")
         self.messages = [
             {"role": roles[i % 2], "content": (f"message {i} " + "lorem ipsum " * size)[:size]}
@@ -46,6 +47,7 @@ def message(item: rx.Var) -> rx.Component:
 
 def index() -> rx.Component:
     return rx.vstack(
+        rx.button("Seed 50", on_click=NaiveState.seed(50), data_testid="seed"),
         rx.foreach(NaiveState.messages, message),
         rx.form(rx.input(name="text", data_testid="composer"), on_submit=NaiveState.send),
     )

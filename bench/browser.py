@@ -1,0 +1,210 @@
+"""The same reply in Chromium against a production build: model send → text in the DOM
+(a MutationObserver), websocket payload (CDP) and TCP bytes (a counting proxy between the
+page and the backend, so Chromium negotiates permessage-deflate with uvicorn itself).
+
+`python -m bench.browser ours|naive` prints one JSON object on its last line. It builds and
+serves a temporary copy of the repository, never the project's own `.web`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from types import SimpleNamespace
+
+import tests.conftest  # noqa: F401  (a throw-away SQLite database, migrated to head)
+from bench.harness import ROOT, Proxy, model_server, reply_text
+from bench.tabs import latencies
+from tests.fake_openai import Reply, words
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+REPLY = reply_text(4000)
+PASSWORD = "correct horse battery"
+ASSISTANT = '[data-testid="message"][data-role="assistant"]'
+OBSERVE = """() => {
+  window.__seen = [];
+  const read = () => {
+    const all = document.querySelectorAll('ASSISTANT');
+    const last = all[all.length - 1];
+    const content = last && last.querySelector('[data-testid="message-content"]');
+    const length = content ? content.textContent.length : 0;
+    const prev = window.__seen[window.__seen.length - 1];
+    if (!prev || prev[1] !== all.length || prev[2] !== length)
+      window.__seen.push([Date.now(), all.length, length]);
+  };
+  new MutationObserver(read).observe(document.body,
+    {childList: true, subtree: true, characterData: true});
+}""".replace("ASSISTANT", ASSISTANT)
+_markers = itertools.count()
+
+
+def copy_of_repo(work: Path) -> Path:
+    """The repository with its `.web` (for its installed packages), without .git or .venv."""
+    excludes = [f"--exclude={name}" for name in (".git", ".venv", ".tools", ".states", "*.db")]
+    subprocess.run(["rsync", "-a", *excludes, f"{ROOT}/", f"{work}/"], check=True)
+    (work / ".tools").symlink_to(ROOT / ".tools")
+    shutil.copytree(ROOT / ".web", work / "bench" / "naive_app" / ".web", symlinks=True)
+    return work
+
+
+@contextmanager
+def app(design: str, work: Path, proxy_port: int):
+    """The app's production build, its browser-visible backend URL the proxy's."""
+    from reflex.testing import AppHarnessProd
+
+    class Proxied(AppHarnessProd):
+        def _start_frontend(self):
+            poll = self._poll_for_servers
+            address = SimpleNamespace(getsockname=lambda: ("127.0.0.1", proxy_port))
+            self._poll_for_servers = lambda timeout=30: address
+            try:
+                super()._start_frontend()
+            finally:
+                self._poll_for_servers = poll
+
+    root = work if design == "ours" else work / "bench" / "naive_app"
+    with Proxied.create(root=root, app_name=root.name if design == "naive" else "chatstream") as h:
+        yield h
+
+
+def serve_proxy(harness_box: list) -> tuple[Proxy, int]:
+    """A counting proxy on its own event loop thread; it finds the backend when a page connects."""
+
+    def backend() -> str:
+        host, port = harness_box[0]._poll_for_servers().getsockname()[:2]
+        return f"http://{host}:{port}"
+
+    proxy, loop = Proxy(backend), asyncio.new_event_loop()
+    threading.Thread(target=loop.run_forever, daemon=True).start()
+    url = asyncio.run_coroutine_threadsafe(proxy.start(), loop).result()
+    return proxy, int(url.rsplit(":", 1)[1])
+
+
+def seed_ours(username: str, earlier: int) -> str:
+    import reflex as rx
+    from reflex_local_auth import LocalUser
+    from sqlmodel import select
+
+    from bench.streaming import _seed_ours
+
+    with rx.session() as session:
+        user = session.exec(select(LocalUser).where(LocalUser.username == username)).one()
+    return _seed_ours(user.id, earlier)
+
+
+def open_chat(design: str, page, earlier: int) -> None:
+    """Sign in (ours) and show a chat with `earlier` messages, ready to send."""
+    if design == "ours":
+        username = f"bench{next(_markers)}_{os.getpid()}"
+        page.goto("/register")
+        page.get_by_test_id("username").fill(username)
+        page.get_by_test_id("password").fill(PASSWORD)
+        page.get_by_test_id("confirm-password").fill(PASSWORD)
+        page.get_by_test_id("submit").click()
+        page.get_by_test_id("composer").wait_for()
+        if earlier:
+            page.goto(f"/chat/{seed_ours(username, earlier)}")
+    else:
+        page.goto("/")
+        if earlier:
+            page.get_by_test_id("seed").click()
+    page.get_by_test_id("composer").wait_for()
+    page.wait_for_function(
+        f"document.querySelectorAll('[data-testid=\"message\"]').length === {earlier}"
+    )
+
+
+def one_reply(design: str, browser, base_url: str, proxy: Proxy, model, earlier: int) -> dict:
+    marker = f"<browser {design} {earlier} {next(_markers)}>"
+    model.on(marker, Reply(chunks=words(REPLY, 4), delay=0.01))
+    context = browser.new_context(base_url=base_url)
+    context.set_default_timeout(60_000)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    payload = [0]
+    cdp = context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    cdp.on(
+        "Network.webSocketFrameReceived",
+        lambda event: payload.__setitem__(
+            0, payload[0] + len(event["response"]["payloadData"].encode())
+        ),
+    )
+    open_chat(design, page, earlier)
+    page.evaluate(OBSERVE)
+    proxy.reset()
+    payload[0] = 0
+    composer = page.get_by_test_id("composer")
+    composer.fill(f"hello {marker}")
+    composer.press("Enter")
+    done = len(REPLY.rstrip())
+    page.wait_for_function(
+        f"() => {{ const s = window.__seen, l = s[s.length - 1];"
+        f" return l && l[1] === {earlier // 2 + 1} && l[2] >= {done}; }}"
+    )
+    page.wait_for_timeout(500)
+    seen = [
+        (t / 1000, n) for t, count, n in page.evaluate("window.__seen") if count == earlier // 2 + 1
+    ]
+    tcp, wire_payload = proxy.total("tcp"), payload[0]
+    context.close()
+    request = model.request_for(marker)
+    lat = latencies(request.sent, seen, rendered=True)
+    return {
+        "payload": wire_payload / len(REPLY),
+        "tcp": tcp / len(REPLY),
+        "deflate": any(counter.compressed for counter in proxy.counters),
+        "p50_ms": 1000 * statistics.median(lat),
+        "p95_ms": 1000 * statistics.quantiles(lat, n=20)[-1],
+        "max_ms": 1000 * max(lat),
+        "first_ms": 1000 * lat[0],
+        "chunks_matched": len(lat),
+        "page_errors": errors,
+    }
+
+
+def main() -> None:
+    from playwright.sync_api import sync_playwright
+
+    design = sys.argv[1]
+    result: dict = {"design": design}
+    with tempfile.TemporaryDirectory(prefix="bench-browser-") as work, model_server() as model:
+        box: list = []
+        proxy, proxy_port = serve_proxy(box)
+        start = time.time()
+        with app(design, copy_of_repo(Path(work)), proxy_port) as harness:
+            box.append(harness)
+            print(design, "built in", round(time.time() - start), "s", file=sys.stderr)
+            with sync_playwright() as playwright:
+                browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                one_reply(design, browser, harness.frontend_url, proxy, model, 0)  # warm-up
+                for earlier in (0, 50):
+                    row = one_reply(design, browser, harness.frontend_url, proxy, model, earlier)
+                    print(design, earlier, row, file=sys.stderr, flush=True)
+                    result[f"browser_{earlier}"] = row
+                browser.close()
+    print(json.dumps(result), flush=True)
+
+
+if __name__ == "__main__":
+    main()
