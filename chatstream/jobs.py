@@ -106,8 +106,14 @@ async def _stream(live: LiveMessage, messages: list[dict], settings: Settings) -
         hub.broadcast(live)
         if time.monotonic() - last_checkpoint >= settings.checkpoint_interval:
             last_checkpoint = time.monotonic()
-            with rx.session() as session:
-                repository.checkpoint(session=session, message_id=live.id, content=live.content)
+            # In a thread: the loop keeps serving other replies while the database writes.
+            # Safe against a racing end: a checkpoint only updates a message still streaming.
+            await asyncio.to_thread(_checkpoint, live.id, live.content)
+
+
+def _checkpoint(message_id: int, content: str) -> None:
+    with rx.session() as session:
+        repository.checkpoint(session=session, message_id=message_id, content=content)
 
 
 def _finish(live: LiveMessage) -> None:

@@ -8,6 +8,7 @@ without a finish reason, which the `openai` client itself lets pass quietly.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -36,7 +37,10 @@ class Usage:
     completion_tokens: int | None
 
 
-def _client(settings: Settings) -> openai.AsyncOpenAI:
+@functools.lru_cache(maxsize=16)
+def _client(settings: Settings, loop: asyncio.AbstractEventLoop) -> openai.AsyncOpenAI:
+    """One client (one connection pool, one TLS context) per settings and event loop:
+    building one costs more than a whole short reply."""
     return openai.AsyncOpenAI(
         base_url=settings.base_url,
         api_key=settings.api_key or "not-needed",
@@ -88,7 +92,7 @@ async def stream_reply(messages: list[dict], settings: Settings) -> AsyncIterato
     """Yield the text deltas of the model's reply to `messages`, then its `Usage` if known."""
     if not settings.model_configured:
         raise ModelError(NOT_CONFIGURED)
-    client = _client(settings)
+    client = _client(settings, asyncio.get_running_loop())
     started = False
     try:
         stream = await _open(client, settings, messages)
@@ -121,5 +125,3 @@ async def stream_reply(messages: list[dict], settings: Settings) -> AsyncIterato
         raise ModelError(_explain(exc, settings, started=started)) from exc
     except ValueError as exc:  # a `data:` line that is not JSON, or not a completion chunk
         raise ModelError("The model sent a malformed stream.") from exc
-    finally:
-        await client.close()

@@ -130,8 +130,16 @@ def _assistant_message(message: MessageView, is_last) -> rx.Component:
     )
 
 
-def message_item(message: MessageView, index) -> rx.Component:
-    is_last = index == ChatState.messages.length() - 1
+def _history_item(message: MessageView, index) -> rx.Component:
+    is_last = (index == ChatState.messages.length() - 1) & (ChatState.recent.length() == 0)
+    return message_item(message, is_last)
+
+
+def _recent_item(message: MessageView, index) -> rx.Component:
+    return message_item(message, index == ChatState.recent.length() - 1)
+
+
+def message_item(message: MessageView, is_last) -> rx.Component:
     return rx.el.div(
         rx.cond(
             message.role == "user",
@@ -176,14 +184,17 @@ def conversation() -> rx.Component:
     return rx.el.div(
         rx.el.div(
             rx.cond(
-                (ChatState.messages.length() == 0) & (LiveReply.message_id == ""),
+                (ChatState.messages.length() == 0)
+                & (ChatState.recent.length() == 0)
+                & (LiveReply.message_id == ""),
                 rx.el.div(
                     rx.heading("What can I help with?", size="6"),
                     rx.text("Enter sends, Shift+Enter adds a line.", color_scheme="gray"),
                     class_name="empty-chat",
                 ),
             ),
-            rx.foreach(ChatState.messages, message_item),
+            rx.foreach(ChatState.messages, _history_item),
+            rx.foreach(ChatState.recent, _recent_item),
             live_reply(),
             class_name="conversation",
         ),

@@ -13,6 +13,7 @@ from .views import MessageView
 
 COMPOSER_ID = "composer"
 CHAT_ROUTE_PREFIX = "/chat/"
+RECENT_LIMIT = 40
 RETRYABLE = {Status.ERROR.value, Status.STOPPED.value, Status.INTERRUPTED.value}
 """Reply statuses offered a Retry; a complete last reply is offered Regenerate."""
 
@@ -23,6 +24,9 @@ class ChatState(rx.State):
     public_id: str = ""
     title: str = ""
     messages: list[MessageView] = []
+    """The chat as loaded. Reflex resends a list whole when it changes, so messages added
+    afterwards go to `recent`, and an exchange costs its own size, not the conversation's."""
+    recent: list[MessageView] = []
     not_found: bool = False
     notice: str = ""
     editing_id: str = ""
@@ -30,15 +34,24 @@ class ChatState(rx.State):
 
     @rx.var
     def last_user_id(self) -> str:
-        return next((m.id for m in reversed(self.messages) if m.role == "user"), "")
+        return next((m.id for m in reversed(self._all()) if m.role == "user"), "")
+
+    def _all(self) -> list[MessageView]:
+        return [*self.messages, *self.recent]
+
+    def _set_all(self, views: list[MessageView]) -> None:
+        self.messages, self.recent = views, []
 
     def put_message(self, view: MessageView) -> None:
-        """Add a message to the list, or replace the one with the same id."""
-        for index, existing in enumerate(self.messages):
-            if existing.id == view.id:
-                self.messages[index] = view
-                return
-        self.messages.append(view)
+        """Add a message to the chat, or replace the one with the same id."""
+        for messages in (self.messages, self.recent):
+            for index, existing in enumerate(messages):
+                if existing.id == view.id:
+                    messages[index] = view
+                    return
+        if len(self.recent) >= RECENT_LIMIT:  # now and then, fold recent into the history
+            self._set_all(self._all())
+        self.recent.append(view)
 
     def _page_chat_id(self) -> str:
         """The chat of the page that sent this event: its URL, not what the tab loaded last."""
@@ -56,7 +69,7 @@ class ChatState(rx.State):
         self.notice, self.editing_id = "", ""
         self.not_found = chat is None and bool(self.public_id)
         self.title = chat.title if chat else ""
-        self.messages = [MessageView.of(m) for m in messages if not m.streaming]
+        self._set_all([MessageView.of(m) for m in messages if not m.streaming])
         streaming = next((m for m in messages if m.streaming), None)
         if streaming is None:
             live.clear()
@@ -126,7 +139,8 @@ class ChatState(rx.State):
             return [*events, ChatState.open_chat]
         self.notice = ""
         if new:
-            self.public_id, self.title, self.messages = chat_id, title, []
+            self.public_id, self.title = chat_id, title
+            self._set_all([])
         self.put_message(MessageView.of(user_message))
         (await self.get_state(LiveReply)).show(reply)
         if new:  # the chat's own page takes over, and follows the reply
@@ -173,17 +187,19 @@ class ChatState(rx.State):
                 return None
             kept = [MessageView.of(m) for m in messages if m.id <= users[-1].id]
         jobs.start(message_id=reply.id, public_id=reply.public_id)
-        self.messages, self.editing_id, self.notice = kept, "", ""
+        self._set_all(kept)
+        self.editing_id, self.notice = "", ""
         (await self.get_state(LiveReply)).show(reply)
         return LiveReply.follow
 
     @rx.event
     async def retry(self, reply_id: str):
         """Write the last reply again (Retry after a failure, Regenerate after success)."""
-        index = next((i for i, m in enumerate(self.messages) if m.id == reply_id), None)
-        if index is None or index != len(self.messages) - 1 or index == 0:
+        shown = self._all()
+        index = next((i for i, m in enumerate(shown) if m.id == reply_id), None)
+        if index is None or index != len(shown) - 1 or index == 0:
             return None
-        return await self._rewrite(self.messages[index - 1].id)
+        return await self._rewrite(shown[index - 1].id)
 
     @rx.event
     def start_edit(self, message_id: str):

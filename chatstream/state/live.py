@@ -15,7 +15,7 @@ from sqlmodel import select
 
 from ..models import Chat, Message
 from ..settings import get_settings
-from ..streams import Snapshot, hub
+from ..streams import Channel, Snapshot, hub
 from .session import current_user_id
 from .views import MessageView
 
@@ -52,9 +52,11 @@ class LiveReply(rx.State):
     def _sync(self, text: str) -> None:
         self.base, self.chunk, self.offset, self._sent = text, "", len(text), len(text)
 
-    def _append(self, text: str) -> None:
-        if len(text) > self._sent:
-            self.chunk, self.offset, self._sent = text[self._sent :], self._sent, len(text)
+    def _append(self, text: str) -> bool:
+        if len(text) <= self._sent:
+            return False
+        self.chunk, self.offset, self._sent = text[self._sent :], self._sent, len(text)
+        return True
 
     def show(self, message: Message) -> None:
         """Point this tab at a streaming message; call `follow` next."""
@@ -72,7 +74,8 @@ class LiveReply(rx.State):
     async def resync(self):
         """The tab missed an update (a reconnect): send it the whole text so far once."""
         if self.message_id:
-            self._sync((await self._next(self.message_id, -1)).text)
+            channel = hub.channel(self.message_id)
+            self._sync((await self._next(self.message_id, -1, channel)).text)
 
     @rx.event(background=True)
     async def follow(self):
@@ -82,9 +85,10 @@ class LiveReply(rx.State):
         if not public_id or _owned_message(public_id, user_id) is None:
             return
         flush = get_settings().flush_interval
+        channel = hub.channel(public_id)  # held: it still reports the end after the hub drops it
         version = -1
         while True:
-            snapshot = await self._next(public_id, version)
+            snapshot = await self._next(public_id, version, channel)
             async with self:
                 if self._generation != generation:
                     return  # the tab moved on: another chat, a newer follower
@@ -93,14 +97,14 @@ class LiveReply(rx.State):
                 if snapshot.done:
                     await self._hand_over(public_id)
                     return
-                self._append(snapshot.text)
+                sent = self._append(snapshot.text)
             version = snapshot.version
-            await asyncio.sleep(flush)  # batch: at most one update per flush interval
+            if sent:  # batch: at most one update per flush interval; the first goes at once
+                await asyncio.sleep(flush)
 
     @staticmethod
-    async def _next(public_id: str, version: int) -> Snapshot:
+    async def _next(public_id: str, version: int, channel: Channel | None) -> Snapshot:
         """The next text: from the channel when the job runs here, else from the database."""
-        channel = hub.channel(public_id)
         if channel is not None:
             return await channel.wait(version, timeout=POLL_SECONDS)
         await asyncio.sleep(0 if version < 0 else POLL_SECONDS)

@@ -137,12 +137,17 @@ def saved_chats(owners: list[int]) -> dict[str, list[Message]]:
 
 
 def shows(tab: Tab, messages: list[Message]) -> Callable[[], bool]:
-    """Whether the tab's message list is exactly `messages`."""
+    """Whether the tab's messages (as loaded, then added since) are exactly `messages`."""
     saved = [(m.public_id, m.content, m.status) for m in messages]
-    return lambda: (
-        [(m["id"], m["content"], m["status"]) for m in tab.client.var(ChatState, "messages", [])]
-        == saved
-    )
+
+    def shown() -> list[tuple[str, str, str]]:
+        views = [
+            *tab.client.var(ChatState, "messages", []),
+            *tab.client.var(ChatState, "recent", []),
+        ]
+        return [(m["id"], m["content"], m["status"]) for m in views]
+
+    return lambda: shown() == saved
 
 
 def tabs_of(user: int, backend_url: str, count: int) -> tuple[int, list[Tab]]:
