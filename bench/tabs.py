@@ -47,7 +47,10 @@ def ours_on_delta(watch: Watch):
             watch.held = (base, text)
             watch.note(text)
         elif watch.text:  # the finished reply has joined the list
-            messages = client.var(ChatState, "messages", [])
+            messages = [
+                *client.var(ChatState, "messages", []),
+                *client.var(ChatState, "recent", []),
+            ]
             if messages and messages[-1]["role"] == "assistant":
                 watch.note(messages[-1]["content"])
 
