@@ -26,17 +26,9 @@ from types import SimpleNamespace
 import tests.conftest  # noqa: F401  (a throw-away SQLite database, migrated to head)
 from bench.harness import ROOT, Proxy, model_server, reply_text
 from bench.tabs import latencies
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.fake_openai import Reply, words
 
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 REPLY = reply_text(4000)
 PASSWORD = "correct horse battery"
 ASSISTANT = '[data-testid="message"][data-role="assistant"]'

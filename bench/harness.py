@@ -10,17 +10,12 @@ from __future__ import annotations
 import asyncio
 import os
 import random
-import tempfile
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from unittest import mock
 
-import reflex.utils.prerequisites
-from reflex.testing import AppHarness
-from reflex_base.environment import environment
-
+from tests.backend import backend_only
 from tests.fake_openai import FakeOpenAI
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,20 +49,8 @@ def model_server() -> Iterator[FakeOpenAI]:
 @contextmanager
 def backend(design: str) -> Iterator[str]:
     """The URL of `design`'s backend, running in a thread of this process."""
-    root, app_name = APPS[design]
-    with tempfile.TemporaryDirectory(prefix=f"bench-{design}-") as work:
-        os.environ[environment.REFLEX_SKIP_COMPILE.name] = "true"
-        os.environ[environment.REFLEX_WEB_WORKDIR.name] = f"{work}/web"
-        os.environ[environment.REFLEX_STATES_WORKDIR.name] = f"{work}/states"
-        harness = AppHarness.create(root=root, app_name=app_name)
-        with mock.patch.object(reflex.utils.prerequisites, "initialize_frontend_dependencies"):
-            harness._initialize_app()
-        harness._start_backend()
-        try:
-            host, port = harness._poll_for_servers().getsockname()[:2]
-            yield f"http://{host}:{port}"
-        finally:
-            harness.stop()
+    with backend_only(*APPS[design]) as url:
+        yield url
 
 
 class Counter:
