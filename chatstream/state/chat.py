@@ -92,20 +92,21 @@ class ChatState(rx.State):
         self.public_id = ""
         await self._show(None, [])
 
-    def _refuse(self, text: str) -> str:
-        """Why `text` cannot be sent, or "" if it can."""
+    def _accept(self, form_data: dict) -> str:
+        """The message to send, or "" when there is none (blank) or it is refused (too long:
+        `notice` says why, and the composer keeps the text)."""
+        text = (form_data.get("text") or "").strip()
         if len(text) > MAX_MESSAGE_CHARS:
-            return (
+            self.notice = (
                 f"This message has {len(text):,} characters; the limit is "
                 f"{MAX_MESSAGE_CHARS:,}. Nothing was sent."
             )
-        return ""
+            return ""
+        return text
 
     @rx.event
     async def send(self, form_data: dict):
-        text = (form_data.get("text") or "").strip()
-        if not text or (notice := self._refuse(text)):
-            self.notice = notice if text else ""
+        if not (text := self._accept(form_data)):
             return None
         user_id = await current_user_id(self)
         if user_id is None:
@@ -212,8 +213,6 @@ class ChatState(rx.State):
     @rx.event
     async def save_edit(self, form_data: dict):
         """Send the edited last user message again; the reply to the old text is replaced."""
-        text = (form_data.get("text") or "").strip()
-        if not text or (notice := self._refuse(text)):
-            self.notice = notice
+        if not (text := self._accept(form_data)):
             return None
         return await self._rewrite(self.editing_id, text)
