@@ -50,11 +50,13 @@ _markers = itertools.count()
 
 
 def copy_of_repo(work: Path) -> Path:
-    """The repository with its `.web` (for its installed packages), without .git or .venv."""
+    """The repository with its `.web` if it has one (its installed packages save a download),
+    without .git or .venv. On a fresh clone each app's `.web` is made by its first build."""
     excludes = [f"--exclude={name}" for name in (".git", ".venv", ".tools", ".states", "*.db")]
     subprocess.run(["rsync", "-a", *excludes, f"{ROOT}/", f"{work}/"], check=True)
     (work / ".tools").symlink_to(ROOT / ".tools")
-    shutil.copytree(ROOT / ".web", work / "bench" / "naive_app" / ".web", symlinks=True)
+    if (ROOT / ".web").is_dir():
+        shutil.copytree(ROOT / ".web", work / "bench" / "naive_app" / ".web", symlinks=True)
     return work
 
 
