@@ -144,9 +144,10 @@ class ChatState(rx.State):
             self._set_all([])
         self.put_message(MessageView.of(user_message))
         (await self.get_state(LiveReply)).show(reply)
-        if new:  # the chat's own page takes over, and follows the reply
-            return [*events, rx.redirect(f"{CHAT_ROUTE_PREFIX}{chat_id}")]
-        return [*events, LiveReply.follow]
+        events.insert(0, LiveReply.follow)  # first: the reply's first chunk waits for nothing
+        if new:  # the chat's own page then takes over, with a follower of its own
+            events.append(rx.redirect(f"{CHAT_ROUTE_PREFIX}{chat_id}"))
+        return events
 
     @rx.event
     async def stop(self):
