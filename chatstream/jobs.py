@@ -72,10 +72,6 @@ def stop(public_id: str) -> bool:
     return True
 
 
-def running() -> list[str]:
-    return list(_jobs)
-
-
 async def _run(live: LiveMessage, settings: Settings) -> None:
     try:
         with rx.session() as session:
