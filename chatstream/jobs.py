@@ -43,6 +43,11 @@ class LiveMessage:
 _jobs: dict[str, tuple[asyncio.Task, LiveMessage]] = {}
 
 
+class EndedElsewhere(Exception):
+    """The message stopped streaming without this job: Stop handled by a process that does
+    not run it, or its chat deleted. Leaving the stream closes the model's connection."""
+
+
 def model_messages(history: list, system_prompt: str) -> list[dict]:
     """The conversation as the model sees it: the system prompt, then every saved turn."""
     turns = [{"role": m.role, "content": m.content} for m in history if m.content]
@@ -79,6 +84,8 @@ async def _run(live: LiveMessage, settings: Settings) -> None:
             history = repository.history_before(session=session, message=message)
         await _stream(live, model_messages(history, settings.system_prompt), settings)
         live.status = Status.COMPLETE
+    except EndedElsewhere:
+        live.status = Status.STOPPED  # already saved; `_finish` changes nothing in the database
     except asyncio.CancelledError:
         live.status = Status.STOPPED if live.stop_requested else Status.INTERRUPTED
         live.error = None if live.stop_requested else "The server stopped during this reply."
@@ -94,22 +101,24 @@ async def _run(live: LiveMessage, settings: Settings) -> None:
 
 async def _stream(live: LiveMessage, messages: list[dict], settings: Settings) -> None:
     last_checkpoint = time.monotonic()
-    async for item in llm.stream_reply(messages, settings):
-        if isinstance(item, llm.Usage):
-            live.usage = item
-            continue
-        live.content += item
-        hub.broadcast(live)
-        if time.monotonic() - last_checkpoint >= settings.checkpoint_interval:
-            last_checkpoint = time.monotonic()
-            # In a thread: the loop keeps serving other replies while the database writes.
-            # Safe against a racing end: a checkpoint only updates a message still streaming.
-            await asyncio.to_thread(_checkpoint, live.id, live.content)
+    async with contextlib.aclosing(llm.stream_reply(messages, settings)) as reply:
+        async for item in reply:
+            if isinstance(item, llm.Usage):
+                live.usage = item
+                continue
+            live.content += item
+            hub.broadcast(live)
+            if time.monotonic() - last_checkpoint >= settings.checkpoint_interval:
+                last_checkpoint = time.monotonic()
+                # In a thread: the loop keeps serving other replies while the database writes.
+                # Safe against a racing end: a checkpoint only updates a message still streaming.
+                if not await asyncio.to_thread(_checkpoint, live.id, live.content):
+                    raise EndedElsewhere
 
 
-def _checkpoint(message_id: int, content: str) -> None:
+def _checkpoint(message_id: int, content: str) -> bool:
     with rx.session() as session:
-        repository.checkpoint(session=session, message_id=message_id, content=content)
+        return repository.checkpoint(session=session, message_id=message_id, content=content)
 
 
 def _finish(live: LiveMessage) -> None:

@@ -9,7 +9,7 @@ import pytest
 import reflex as rx
 
 from chatstream import jobs, repository
-from chatstream.models import Message
+from chatstream.models import Message, Status
 from chatstream.settings import get_settings
 from chatstream.streams import hub
 from tests.factories import make_chat, make_user
@@ -224,3 +224,26 @@ async def test_startup_interrupts_replies_left_streaming_by_a_killed_server(mode
         "interrupted",
         "last checkpoint",
     )
+
+
+async def test_a_reply_ended_by_another_process_stops_its_job_at_the_next_checkpoint(model):
+    model.on("ended elsewhere", Reply(chunks=[f"w{i} " for i in range(400)], delay=0.02))
+    _, reply = exchange("ended elsewhere please")
+    task = jobs.start(
+        message_id=reply.id,
+        public_id=reply.public_id,
+        settings=settings_for(model, checkpoint_interval=0.1),
+    )
+    await wait_until(lambda: "w5 " in load(reply.id).content)
+
+    with rx.session() as session:  # what Stop does where this job does not run
+        partial = load(reply.id).content
+        repository.finish(
+            session=session, message_id=reply.id, content=partial, status=Status.STOPPED
+        )
+    await asyncio.wait_for(task, 10)
+
+    request = model.request_for("ended elsewhere")
+    await wait_until(lambda: request.disconnected_at is not None)
+    saved = load(reply.id)
+    assert (saved.status, saved.streaming, saved.content) == ("stopped", False, partial)
