@@ -37,8 +37,9 @@ test: deps $(CHROMIUM) ## Every test: unit and integration, then the browser tes
 test-unit: deps
 	$(PY) -m pytest tests/unit tests/integration
 
-test-e2e: deps $(CHROMIUM)
-	$(PY) -m pytest tests/e2e tests/crash
+test-e2e: deps $(CHROMIUM)  # separate runs: each holds its own Playwright event loop
+	$(PY) -m pytest tests/e2e
+	$(PY) -m pytest tests/crash
 
 migrate: deps ## Bring the database (REFLEX_DB_URL, default sqlite:///chatstream.db) to head
 	@echo "==> migrating the database"

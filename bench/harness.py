@@ -37,12 +37,7 @@ def reply_text(size: int = 4000, seed: int = 1) -> str:
 @contextmanager
 def model_server() -> Iterator[FakeOpenAI]:
     with FakeOpenAI() as server:
-        os.environ.update(
-            OPENAI_BASE_URL=server.url,
-            OPENAI_API_KEY="test-key",
-            CHATSTREAM_MODEL="test-model",
-            CHATSTREAM_STALL_TIMEOUT="60",
-        )
+        os.environ.update(server.app_environment(stall_timeout=60))
         yield server
 
 

@@ -119,9 +119,8 @@ def _open_reply(*, session: Session, chat: Chat, model: str) -> Message:
 def start_exchange(
     *, session: Session, chat: Chat, user_text: str, model: str
 ) -> tuple[Message, Message]:
-    """Save the user's message and an empty streaming reply, atomically."""
-    if streaming_message(session=session, chat_id=chat.id) is not None:
-        raise ReplyInProgress
+    """Save the user's message and an empty streaming reply, atomically: if a reply already
+    streams in the chat, the one-streaming-reply index refuses both (`ReplyInProgress`)."""
     user_message = Message(chat_id=chat.id, role="user", content=user_text)
     session.add(user_message)
     reply = _open_reply(session=session, chat=chat, model=model)
@@ -134,6 +133,7 @@ def replace_reply(
 ) -> Message:
     """Drop every message after `after` (a user message, its text changed to `text` if
     given) and open a new streaming reply to it: Retry, Regenerate and Edit."""
+    # Checked first: the delete below would otherwise remove the streaming reply itself.
     if streaming_message(session=session, chat_id=chat.id) is not None:
         raise ReplyInProgress
     if text is not None:

@@ -24,7 +24,7 @@ OUT = ROOT / "docs"
 
 def main() -> None:
     with FakeOpenAI() as model:
-        os.environ.update(OPENAI_BASE_URL=model.url, OPENAI_API_KEY="x", CHATSTREAM_MODEL="demo")
+        os.environ.update(model.app_environment())
         model.on("markdown", Reply(chunks=words(DEMO_REPLY, 3), delay=0.05))
         model.on(
             "haiku",

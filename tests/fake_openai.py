@@ -88,6 +88,15 @@ class FakeOpenAI:
         self._server.shutdown()
         self._server.server_close()
 
+    def app_environment(self, stall_timeout: float = 30) -> dict[str, str]:
+        """The environment variables that point chatstream at this server."""
+        return {
+            "OPENAI_BASE_URL": self.url,
+            "OPENAI_API_KEY": "test-key",
+            "CHATSTREAM_MODEL": "test-model",
+            "CHATSTREAM_STALL_TIMEOUT": f"{stall_timeout:g}",
+        }
+
     def on(self, trigger: str, reply: Reply) -> Reply:
         """Answer `reply` to any request whose last user message contains `trigger`."""
         self._triggers[trigger] = reply

@@ -14,6 +14,7 @@ from .views import MessageView
 COMPOSER_ID = "composer"
 CHAT_ROUTE_PREFIX = "/chat/"
 RECENT_LIMIT = 40
+BUSY = "A reply is still being written in this chat. Stop it or wait."
 RETRYABLE = {Status.ERROR.value, Status.STOPPED.value, Status.INTERRUPTED.value}
 """Reply statuses offered a Retry; a complete last reply is offered Regenerate."""
 
@@ -129,7 +130,7 @@ class ChatState(rx.State):
                     session=session, chat=chat, user_text=text, model=get_settings().model_name
                 )
             except repository.ReplyInProgress:
-                self.notice = "A reply is still being written in this chat. Stop it or wait."
+                self.notice = BUSY
                 return None
             chat_id, title = chat.public_id, chat.title
         jobs.start(message_id=reply.id, public_id=reply.public_id)
@@ -185,7 +186,7 @@ class ChatState(rx.State):
                     text=text,
                 )
             except repository.ReplyInProgress:
-                self.notice = "A reply is still being written in this chat. Stop it or wait."
+                self.notice = BUSY
                 return None
             kept = [MessageView.of(m) for m in messages if m.id <= users[-1].id]
         jobs.start(message_id=reply.id, public_id=reply.public_id)

@@ -87,13 +87,7 @@ def model():
 
 @pytest.fixture
 def app(model):
-    env = {
-        **os.environ,
-        "OPENAI_BASE_URL": model.url,
-        "OPENAI_API_KEY": "test-key",
-        "CHATSTREAM_MODEL": "test-model",
-    }
-    app = App(env)
+    app = App({**os.environ, **model.app_environment()})
     app.start()
     yield app
     if app.process.poll() is None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import os
 import re
+import time
 
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
@@ -34,12 +35,7 @@ _users = itertools.count(1)
 @pytest.fixture(scope="session")
 def model():
     with FakeOpenAI() as server:
-        os.environ.update(
-            OPENAI_BASE_URL=server.url,
-            OPENAI_API_KEY="test-key",
-            CHATSTREAM_MODEL="test-model",
-            CHATSTREAM_STALL_TIMEOUT="30",
-        )
+        os.environ.update(server.app_environment())
         yield server
 
 
@@ -146,6 +142,14 @@ def new_chat(page: Page) -> None:
     page.get_by_test_id("new-chat").click()
     expect(page).to_have_url(re.compile(r"^https?://[^/]+/$"))
     expect(page.get_by_test_id("message")).to_have_count(0)
+
+
+def wait_for(condition, timeout: float = 20.0) -> None:
+    """Poll `condition` (state outside the page, e.g. what the model server saw)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.05)
 
 
 def user_texts(page: Page):

@@ -1,22 +1,13 @@
 """One reply, followed by every tab, surviving reloads, closed tabs and stops; rewriting it."""
 
-import time
-
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import chat_url, last_reply, register, send, user_texts
+from tests.e2e.conftest import chat_url, last_reply, register, send, user_texts, wait_for
 from tests.fake_openai import Reply, words
 
 
 def numbered(prefix: str, count: int) -> str:
     return " ".join(f"{prefix}{i}" for i in range(count))
-
-
-def wait_for(condition, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.05)
 
 
 def test_five_reloads_in_a_row_each_pick_up_the_reply_and_the_final_text_is_exact(page, model):

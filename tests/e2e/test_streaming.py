@@ -4,7 +4,7 @@ import time
 
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import chat_url, last_reply, register, send, user_texts
+from tests.e2e.conftest import chat_url, last_reply, register, send, user_texts, wait_for
 from tests.fake_openai import Reply, words
 
 PLAIN = (
@@ -114,10 +114,7 @@ def test_stop_ends_the_reply_keeps_its_text_and_closes_the_model_stream(page, mo
     expect(reply.get_by_test_id("message-content")).to_have_text("kept partial text")
     expect(page.get_by_test_id("send")).to_be_visible()
     request = model.request_for("stop please")
-    deadline = time.monotonic() + 5
-    while request.disconnected_at is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert request.disconnected_at is not None
+    wait_for(lambda: request.disconnected_at is not None)
 
 
 def test_a_model_error_shows_on_the_message_and_retry_writes_it_again(page, model):

@@ -19,10 +19,8 @@ from tests.fake_openai import FakeOpenAI
 @pytest.fixture(scope="session")
 def model() -> Iterator[FakeOpenAI]:
     with FakeOpenAI() as server, pytest.MonkeyPatch.context() as env:
-        env.setenv("OPENAI_BASE_URL", server.url)
-        env.setenv("OPENAI_API_KEY", "test-key")
-        env.setenv("CHATSTREAM_MODEL", "test-model")
-        env.setenv("CHATSTREAM_STALL_TIMEOUT", "30")
+        for name, value in server.app_environment().items():
+            env.setenv(name, value)
         yield server
 
 
