@@ -18,11 +18,24 @@ export REFLEX_TELEMETRY_ENABLED := false
 export REFLEX_USE_GRANIAN ?= false
 export CHROMIUM
 
-.PHONY: run test test-unit test-e2e migrate deps lint demo-model screenshots bench
+.PHONY: run serve test test-unit test-e2e migrate deps services lint demo-model screenshots bench
 
 run: deps migrate ## Serve the app with the Reflex dev server
 	@echo "==> chatstream on http://localhost:$(FRONTEND_PORT) (backend :$(BACKEND_PORT))"
 	reflex run --frontend-port $(FRONTEND_PORT) --backend-port $(BACKEND_PORT)
+
+# Production: `make serve`. With REDIS_URL set, WORKERS backend processes (default 2) share
+# the state in Redis; DATABASE_URL points at PostgreSQL. Without Redis, one process.
+PORT ?= 8080
+WORKERS ?= $(if $(REDIS_URL)$(REFLEX_REDIS_URL),2,1)
+
+serve: deps migrate ## The production build on one port, WORKERS backend workers
+	@if [ "$(WORKERS)" != 1 ] && [ -z "$(REDIS_URL)$(REFLEX_REDIS_URL)" ]; then \
+		echo "WORKERS=$(WORKERS) needs REDIS_URL: without Redis each worker would hold its own tabs' state"; exit 2; fi
+	@echo "==> chatstream (production build) on http://localhost:$(PORT), $(WORKERS) worker(s)"
+	GUNICORN_CMD_ARGS="--workers $(WORKERS) --graceful-timeout 10 $(GUNICORN_CMD_ARGS)" \
+	REFLEX_OPLOCK_ENABLED=$${REFLEX_OPLOCK_ENABLED:-true} \
+		reflex run --env prod --single-port --frontend-port $(PORT)
 
 test: deps $(CHROMIUM) ## Every test: unit and integration, then the browser tests
 	@echo "==> unit tests (scripted model server, SQLite)"

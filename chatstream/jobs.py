@@ -4,6 +4,10 @@ A job reads the model stream, appends each delta to its live copy of the message
 publishes it on the message's channel, checkpoints to the database at most once per
 `checkpoint_interval`, and always ends the message (`streaming=false`) in the database
 before closing the channel, whatever happened: complete, error, stop or shutdown.
+
+The database may go away for a while (a PostgreSQL restart): a failed checkpoint is
+skipped, and the end of a reply is retried until the database is back, so a reply the user
+saw completing is a reply that is saved.
 """
 
 from __future__ import annotations
@@ -17,11 +21,12 @@ from datetime import timedelta
 
 import reflex as rx
 from reflex.config import get_config
+from sqlalchemy import exc as sa_exc
 
 from . import llm, repository
 from .models import Status
 from .settings import Settings, get_settings
-from .streams import hub
+from .streams import get_hub
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +62,7 @@ def model_messages(history: list, system_prompt: str) -> list[dict]:
 def start(*, message_id: int, public_id: str, settings: Settings | None = None) -> asyncio.Task:
     """Start writing the reply `message_id` (already saved with `streaming=true`)."""
     live = LiveMessage(id=message_id, public_id=public_id)
-    hub.open(live)
+    get_hub().open(live, on_stop=lambda: stop(public_id))
     task = asyncio.get_running_loop().create_task(
         _run(live, settings or get_settings()), name=f"reply-{public_id}"
     )
@@ -75,6 +80,11 @@ def stop(public_id: str) -> bool:
     live.stop_requested = True
     task.cancel()
     return True
+
+
+async def stop_anywhere(public_id: str) -> bool:
+    """Stop the job writing `public_id`, here or in another worker; False if none runs it."""
+    return stop(public_id) or await get_hub().stop_elsewhere(public_id)
 
 
 async def _run(live: LiveMessage, settings: Settings) -> None:
@@ -96,11 +106,11 @@ async def _run(live: LiveMessage, settings: Settings) -> None:
         log.exception("reply %s failed", live.public_id)
         live.status, live.error = Status.ERROR, "Something went wrong on the server."
     finally:
-        _finish(live)
+        await _finish(live)
 
 
 async def _stream(live: LiveMessage, messages: list[dict], settings: Settings) -> None:
-    last_checkpoint = time.monotonic()
+    hub, last_checkpoint = get_hub(), time.monotonic()
     async with contextlib.aclosing(llm.stream_reply(messages, settings)) as reply:
         async for item in reply:
             if isinstance(item, llm.Usage):
@@ -112,63 +122,131 @@ async def _stream(live: LiveMessage, messages: list[dict], settings: Settings) -
                 last_checkpoint = time.monotonic()
                 # In a thread: the loop keeps serving other replies while the database writes.
                 # Safe against a racing end: a checkpoint only updates a message still streaming.
-                if not await asyncio.to_thread(_checkpoint, live.id, live.content):
+                if await asyncio.to_thread(_checkpoint, live.id, live.content) is False:
                     raise EndedElsewhere
 
 
-def _checkpoint(message_id: int, content: str) -> bool:
-    with rx.session() as session:
-        return repository.checkpoint(session=session, message_id=message_id, content=content)
+def _checkpoint(message_id: int, content: str) -> bool | None:
+    """Save the text so far; False if the message no longer streams, None if the database
+    is unreachable (the reply goes on: the next checkpoint or the end saves the text)."""
+    try:
+        with rx.session() as session:
+            return repository.checkpoint(session=session, message_id=message_id, content=content)
+    except sa_exc.OperationalError as exc:
+        log.warning("checkpoint of message %s skipped: database unreachable (%s)", message_id, exc)
+        return None
 
 
-def _finish(live: LiveMessage) -> None:
+FINISH_RETRY_SECONDS = 1.0
+FINISH_ATTEMPTS = 300
+"""About five minutes of a database away before the end of a reply is left to the sweep."""
+
+
+async def _finish(live: LiveMessage) -> None:
     """Persist the end of the reply, then tell its followers. Never leaves it streaming."""
     live.streaming = False
     try:
-        with rx.session() as session:
-            repository.finish(
-                session=session,
-                message_id=live.id,
-                content=live.content,
-                status=live.status,
-                error=live.error,
-                prompt_tokens=live.usage.prompt_tokens if live.usage else None,
-                completion_tokens=live.usage.completion_tokens if live.usage else None,
-            )
-    except Exception:  # the orphan sweep will end it from its last checkpoint
+        for attempt in range(1, FINISH_ATTEMPTS + 1):
+            try:
+                await asyncio.to_thread(_save_end, live)
+                return
+            except sa_exc.OperationalError as exc:
+                if attempt == 1:
+                    log.error(
+                        "database unreachable: the end of reply %s waits (%s)", live.public_id, exc
+                    )
+                await asyncio.sleep(FINISH_RETRY_SECONDS)
+            except Exception:
+                break
         log.exception("could not save the end of reply %s", live.public_id)
-    finally:
-        hub.end(live)
+    finally:  # the sweep ends it from its last checkpoint if it was never saved
+        get_hub().end(live)
 
 
-def _sweep(idle_for: timedelta) -> None:
+def _save_end(live: LiveMessage) -> None:
+    with rx.session() as session:
+        repository.finish(
+            session=session,
+            message_id=live.id,
+            content=live.content,
+            status=live.status,
+            error=live.error,
+            prompt_tokens=live.usage.prompt_tokens if live.usage else None,
+            completion_tokens=live.usage.completion_tokens if live.usage else None,
+        )
+
+
+async def _sweep(idle_for: timedelta) -> None:
+    """End streaming replies whose job is gone: no job here, no lease in another worker (when
+    the hub knows leases), and nothing saved for `idle_for`."""
+    hub, alive = get_hub(), set(_jobs)
     try:
-        with rx.session() as session:
-            count = repository.interrupt_orphans(session=session, idle_for=idle_for, alive=_jobs)
-        if count:
-            log.warning("marked %d orphaned streaming replies as interrupted", count)
-    except Exception:
-        log.exception("orphan sweep failed")
+        candidates = await asyncio.to_thread(_streaming_ids) - alive
+        if not candidates:
+            return
+        if hub.knows_leases:
+            leased = await hub.leased(candidates)
+            if leased is None:
+                return  # the leases are unreadable (Redis away): nothing is known to be dead
+            alive |= leased
+        # A dead worker's last text reached the hub after its last checkpoint: keep it.
+        texts = await hub.last_texts(candidates - alive)
+        ended = await asyncio.to_thread(_interrupt, idle_for, alive, texts)
+    except sa_exc.OperationalError as exc:
+        log.warning("orphan sweep skipped: database unreachable (%s)", exc)
+        return
+    if ended:
+        log.warning("marked %d orphaned streaming replies as interrupted", len(ended))
+        await hub.ended_elsewhere(ended)
 
 
-async def _sweep_forever(lease: timedelta, interval: float) -> None:
+def _streaming_ids() -> set[str]:
+    with rx.session() as session:
+        return set(repository.streaming_ids(session=session))
+
+
+def _interrupt(idle_for: timedelta, alive: set[str], texts: dict[str, str]) -> list[str]:
+    with rx.session() as session:
+        return repository.interrupt_orphans(
+            session=session, idle_for=idle_for, alive=alive, last_texts=texts
+        )
+
+
+async def _sweep_forever(idle_for: timedelta, interval: float) -> None:
     while True:
         await asyncio.sleep(interval)
-        _sweep(lease)
+        try:
+            await _sweep(idle_for)
+        except Exception:
+            log.exception("orphan sweep failed")
 
 
 @contextlib.asynccontextmanager
-async def lifespan(sweep_interval: float = 30.0):
-    """App lifespan: end orphaned replies (the server was killed mid-reply), at start-up and
-    then every `sweep_interval`; on shutdown, end every running reply as interrupted.
+async def lifespan(sweep_interval: float | None = None):
+    """App lifespan: start the hub; end orphaned replies (a server killed mid-reply) at
+    start-up and then every `sweep_interval`; on shutdown, end every running reply as
+    interrupted.
 
-    At start-up every streaming reply of a single-process app is an orphan. With several
-    workers (Redis), a reply is an orphan once it has gone unsaved for longer than a live job
-    ever waits between checkpoints (the stall timeout), plus a margin.
+    One process (no Redis): at start-up every streaming reply is an orphan; later, one whose
+    job has saved nothing for longer than a live job ever waits (the stall timeout, plus a
+    margin) is. Several workers (Redis): a reply is an orphan once no worker holds its lease,
+    which lapses `lease` seconds after its worker died.
     """
-    lease = timedelta(seconds=get_settings().stall_timeout + 30)
-    _sweep(lease if get_config().redis_url else timedelta(0))
-    sweeper = asyncio.create_task(_sweep_forever(lease, sweep_interval), name="orphan-sweep")
+    hub = get_hub()
+    await hub.start()
+    if get_config().redis_url:
+        lease = timedelta(seconds=hub.lease)
+        first, later, interval = lease, lease, hub.lease / 2
+    else:
+        first, later, interval = (
+            timedelta(0),
+            timedelta(seconds=get_settings().stall_timeout + 30),
+            30.0,
+        )
+    await _sweep(first)
+    sweeper = asyncio.create_task(
+        _sweep_forever(later, sweep_interval or interval), name="orphan-sweep"
+    )
     try:
         yield
     finally:
@@ -177,3 +255,4 @@ async def lifespan(sweep_interval: float = 30.0):
         for task in tasks:
             task.cancel()
         await asyncio.gather(sweeper, *tasks, return_exceptions=True)
+        await hub.close()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
@@ -195,10 +195,23 @@ def finish(
     return result.rowcount == 1
 
 
-def interrupt_orphans(*, session: Session, idle_for: timedelta, alive: Iterable[str] = ()) -> int:
-    """Mark streaming replies whose job is gone (no checkpoint for `idle_for`) as interrupted.
+def streaming_ids(*, session: Session) -> list[str]:
+    """Public ids of every message still marked streaming."""
+    return list(session.exec(select(Message.public_id).where(col(Message.streaming).is_(True))))
 
-    `alive`: public ids of replies whose jobs run here, which are never orphans.
+
+def interrupt_orphans(
+    *,
+    session: Session,
+    idle_for: timedelta,
+    alive: Iterable[str] = (),
+    last_texts: Mapping[str, str] | None = None,
+) -> list[str]:
+    """Mark streaming replies whose job is gone (nothing saved for `idle_for`) as interrupted.
+
+    `alive`: public ids of replies whose jobs are known to run, which are never orphans.
+    `last_texts`: text known beyond the last checkpoint, kept when it extends the saved one.
+    Returns the public ids of the replies it ended.
     """
     result = session.exec(
         sa.update(Message)
@@ -213,6 +226,17 @@ def interrupt_orphans(*, session: Session, idle_for: timedelta, alive: Iterable[
             error="The server stopped while this reply was being written.",
             updated_at=utcnow(),
         )
+        .returning(Message.public_id)
+        .execution_options(synchronize_session=False)
     )
+    ended = list(result.scalars())
+    for public_id in set(ended) & set(last_texts or {}):
+        text = last_texts[public_id]
+        session.exec(
+            sa.update(Message)
+            .where(Message.public_id == public_id, sa.func.length(Message.content) < len(text))
+            .values(content=text)
+            .execution_options(synchronize_session=False)
+        )
     session.commit()
-    return result.rowcount
+    return ended

@@ -1,17 +1,23 @@
-"""The live-stream hub: one channel per streaming message, in this process.
+"""The live-stream hub: one channel per streaming message.
 
 The original design's rule holds here: an update is published only while its message is
 streaming. A channel keeps the latest full text and a version number, not a queue of
 deltas, so a follower that is slow or joins late simply reads the current text: memory stays
 bounded, and what a tab shows is always a prefix of the final text.
+
+`Hub` is the single-process hub (the embedded default). With Redis configured, `get_hub()`
+returns `redis_streams.RedisHub`, which relays the same channels between workers.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
+
+from reflex.config import get_config
 
 
 class StreamingMessage(Protocol):
@@ -63,12 +69,19 @@ class Channel:
 
 
 class Hub:
-    """Channels by message public id. Publishing to a message that is not streaming does nothing."""
+    """Channels by message public id. Publishing to a message that is not streaming does nothing.
+
+    In one process the job and its followers share the channel object. Messages whose job
+    runs in another process have no channel here; their followers read the database.
+    """
 
     def __init__(self) -> None:
         self._channels: dict[str, Channel] = {}
 
-    def open(self, message: StreamingMessage) -> Channel:
+    def open(
+        self, message: StreamingMessage, on_stop: Callable[[], object] | None = None
+    ) -> Channel:
+        """A job starts writing `message`. `on_stop`: how another process asks it to stop."""
         channel = self._channels[message.public_id] = Channel(text=message.content)
         return channel
 
@@ -89,5 +102,47 @@ class Hub:
         if channel is not None:
             channel.close()
 
+    @contextlib.asynccontextmanager
+    async def follow(self, public_id: str) -> AsyncIterator[Channel | None]:
+        """A follower's channel for the message, or None when its job runs in no channel here."""
+        yield self._channels.get(public_id)
 
-hub = Hub()
+    async def stop_elsewhere(self, public_id: str) -> bool:
+        """Ask the process whose job writes `public_id` to stop it; False if none answered."""
+        return False
+
+    async def ended_elsewhere(self, public_ids: Iterable[str]) -> None:
+        """These messages were ended in the database by a process that runs no job for them."""
+
+    async def last_texts(self, public_ids: Iterable[str]) -> dict[str, str]:
+        """The latest text of these messages that the hub holds (beyond the database's)."""
+        return {}
+
+    knows_leases = False
+    """Whether `leased` can tell which replies have a live job in another process."""
+
+    async def leased(self, public_ids: Iterable[str]) -> set[str] | None:
+        """Which of these messages a live job holds a lease on, in any process; None: unknown."""
+        return None
+
+    async def start(self) -> None:
+        """Start background work (the app's lifespan)."""
+
+    async def close(self) -> None:
+        """Stop background work."""
+
+
+_hub: Hub | None = None
+
+
+def get_hub() -> Hub:
+    """This process's hub: relayed through Redis when Reflex uses Redis, else in-process."""
+    global _hub
+    if _hub is None:
+        if url := get_config().redis_url:
+            from .redis_streams import RedisHub
+
+            _hub = RedisHub(url)
+        else:
+            _hub = Hub()
+    return _hub

@@ -1,9 +1,8 @@
 """/login and /register."""
 
 import reflex as rx
-import reflex_local_auth
 
-from ..state.auth import SignupState
+from ..state.auth import SignInState, SignupState
 
 
 def _field(name: str, label: str, testid: str, kind: str = "text") -> rx.Component:
@@ -49,7 +48,7 @@ def _submit(label: str) -> rx.Component:
 
 @rx.page(route="/login", title="Sign in · chatstream")
 def login() -> rx.Component:
-    state = reflex_local_auth.LoginState
+    state = SignInState
     form = rx.form(
         rx.vstack(
             _field("username", "Username", "username"),
@@ -57,7 +56,7 @@ def login() -> rx.Component:
             _submit("Sign in"),
             spacing="3",
         ),
-        on_submit=state.on_submit,
+        on_submit=state.sign_in,
     )
     footer = rx.text("New here? ", rx.link("Create an account", href="/register"), size="2")
     return _card("Sign in to chatstream", form, state.error_message, footer)

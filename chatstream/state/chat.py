@@ -7,6 +7,7 @@ import reflex as rx
 from .. import jobs, repository
 from ..models import Chat, Message, Status
 from ..settings import MAX_MESSAGE_CHARS, get_settings
+from ..streams import get_hub
 from .live import LiveReply
 from .session import current_user_id
 from .views import MessageView
@@ -156,16 +157,17 @@ class ChatState(rx.State):
         with rx.session() as session:
             chat = await self._owned_chat(session, self._page_chat_id())
             streaming = chat and repository.streaming_message(session=session, chat_id=chat.id)
-            if not streaming:
-                return
-            if not jobs.stop(streaming.public_id):
-                # No job writes it here: end it in the database; followers see that.
-                repository.finish(
-                    session=session,
-                    message_id=streaming.id,
-                    content=streaming.content,
-                    status=Status.STOPPED,
-                )
+        if not streaming or await jobs.stop_anywhere(streaming.public_id):
+            return
+        # No worker runs its job (it died): end it here, from its last checkpoint.
+        with rx.session() as session:
+            repository.finish(
+                session=session,
+                message_id=streaming.id,
+                content=streaming.content,
+                status=Status.STOPPED,
+            )
+        await get_hub().ended_elsewhere([streaming.public_id])
 
     async def _rewrite(self, user_message_id: str, text: str | None = None):
         """A new reply to the chat's last user message (its text replaced if `text` is given)."""

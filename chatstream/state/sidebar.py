@@ -84,9 +84,10 @@ class SidebarState(rx.State):
             chat = repository.get_chat(session=session, owner_id=user_id, public_id=public_id)
             if chat is None:
                 return None
-            if streaming := repository.streaming_message(session=session, chat_id=chat.id):
-                jobs.stop(streaming.public_id)
+            streaming = repository.streaming_message(session=session, chat_id=chat.id)
             repository.delete_chat(session=session, chat=chat)
+        if streaming:  # its job, wherever it runs, stops now rather than at its next checkpoint
+            await jobs.stop_anywhere(streaming.public_id)
         events = [SidebarState.refresh]
         if (await self.get_state(ChatState)).public_id == public_id:
             events.append(rx.redirect("/"))

@@ -11,7 +11,7 @@ import reflex as rx
 from chatstream import jobs, repository
 from chatstream.models import Message, Status
 from chatstream.settings import get_settings
-from chatstream.streams import hub
+from chatstream.streams import get_hub
 from tests.factories import make_chat, make_user
 from tests.fake_openai import FakeOpenAI, Reply, words
 
@@ -110,7 +110,10 @@ async def test_stop_closes_the_upstream_connection_and_keeps_the_partial_text(mo
     _, reply = exchange("stop me")
     task = jobs.start(message_id=reply.id, public_id=reply.public_id, settings=settings_for(model))
     await wait_until(
-        lambda: hub.channel(reply.public_id) and hub.channel(reply.public_id).text == "partial text"
+        lambda: (
+            get_hub().channel(reply.public_id)
+            and get_hub().channel(reply.public_id).text == "partial text"
+        )
     )
 
     assert jobs.stop(reply.public_id)
@@ -205,7 +208,7 @@ async def test_shutdown_interrupts_running_replies(model):
     async with jobs.lifespan(sweep_interval=60):
         _, reply = exchange("long story")
         jobs.start(message_id=reply.id, public_id=reply.public_id, settings=settings_for(model))
-        await wait_until(lambda: hub.channel(reply.public_id).text == "so far")
+        await wait_until(lambda: get_hub().channel(reply.public_id).text == "so far")
 
     saved = load(reply.id)
     assert (saved.streaming, saved.status, saved.content) == (False, "interrupted", "so far")

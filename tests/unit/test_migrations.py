@@ -9,6 +9,7 @@ from alembic.script import ScriptDirectory
 
 import chatstream.models  # noqa: F401
 from tests.conftest import ROOT
+from tests.services import fresh_postgres_database
 
 
 def _upgrade(url: str) -> None:
@@ -19,13 +20,27 @@ def _upgrade(url: str) -> None:
     command.upgrade(config, "head")
 
 
-def test_an_empty_database_upgrades_to_head_and_matches_the_models(tmp_path):
-    url = f"sqlite:///{tmp_path / 'empty.db'}"
+def _assert_at_head_matching_the_models(url: str) -> None:
     _upgrade(url)
-    with sa.create_engine(url).connect() as connection:
+    engine = sa.create_engine(url)
+    with engine.connect() as connection:
         context = MigrationContext.configure(connection)
-        assert context.get_current_revision() == "0002_message_streaming"
+        assert context.get_current_revision() == _head()
         assert compare_metadata(context, sqlmodel.SQLModel.metadata) == []
+    engine.dispose()
+
+
+def _head() -> str:
+    return ScriptDirectory.from_config(Config(str(ROOT / "alembic.ini"))).get_current_head()
+
+
+def test_an_empty_sqlite_database_upgrades_to_head_and_matches_the_models(tmp_path):
+    _assert_at_head_matching_the_models(f"sqlite:///{tmp_path / 'empty.db'}")
+
+
+def test_an_empty_postgresql_database_upgrades_to_head_and_matches_the_models():
+    with fresh_postgres_database("chatstream_migrations") as url:
+        _assert_at_head_matching_the_models(url)
 
 
 def test_the_history_adds_streaming_to_messages_as_the_original_design_does(tmp_path):

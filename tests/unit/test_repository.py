@@ -94,14 +94,16 @@ def test_orphaned_streaming_replies_become_interrupted_with_their_checkpoint():
     with rx.session() as session:
         _, reply = repository.start_exchange(session=session, chat=chat, user_text="q", model="m")
         repository.checkpoint(session=session, message_id=reply.id, content="half")
-        assert repository.interrupt_orphans(session=session, idle_for=timedelta(minutes=5)) == 0
+        assert repository.interrupt_orphans(session=session, idle_for=timedelta(minutes=5)) == []
         session.exec(
             sa.update(Message)
             .where(Message.id == reply.id)
             .values(updated_at=utcnow() - timedelta(minutes=10))
         )
         session.commit()
-        assert repository.interrupt_orphans(session=session, idle_for=timedelta(minutes=5)) >= 1
+        assert repository.interrupt_orphans(session=session, idle_for=timedelta(minutes=5)) == [
+            reply.public_id
+        ]
         session.refresh(reply)
         assert (reply.streaming, reply.status, reply.content) == (False, "interrupted", "half")
 
@@ -163,3 +165,18 @@ def test_nothing_is_replaced_while_a_reply_streams():
 )
 def test_titles_come_from_the_first_message(text, title):
     assert repository.title_from(text) == title
+
+
+def test_an_orphan_keeps_the_longer_text_its_dead_worker_relayed_after_the_checkpoint():
+    chat = make_chat(make_user())
+    with rx.session() as session:
+        _, reply = repository.start_exchange(session=session, chat=chat, user_text="q", model="m")
+        repository.checkpoint(session=session, message_id=reply.id, content="half")
+
+        ended = repository.interrupt_orphans(
+            session=session, idle_for=timedelta(0), last_texts={reply.public_id: "half and more"}
+        )
+
+        session.refresh(reply)
+        assert reply.public_id in ended
+        assert (reply.status, reply.content) == ("interrupted", "half and more")

@@ -1,0 +1,337 @@
+"""Live channels between workers, on Redis: one pub/sub channel per streaming message.
+
+Under a prefix (`CHATSTREAM_REDIS_PREFIX`, default `chatstream`), per message id:
+
+- `{prefix}:text:{id}`: the text so far, appended to by the worker whose job writes it;
+- `{prefix}:live:{id}`: pub/sub, each update as `{"o": offset, "t": text added, "d": done}`;
+- `{prefix}:stop:{id}`: pub/sub, a Stop for the job, heard by the worker that runs it;
+- `{prefix}:lease:{id}`: held by that worker, refreshed while it lives.
+
+A worker subscribes to a message's live channel only while a tab connected to it follows
+that message, and to a stop channel only while its job runs, so it never decodes updates
+nobody here watches. The followers on one worker share a mirror `Channel` per message that
+keeps only the latest text: a slow tab reads the latest text when it is ready, nothing
+queues up for it. A mirror that missed updates (a gap in the offsets, a Redis reconnect)
+reads the whole text again from the text key.
+
+Redis going away never stops a reply: the job keeps writing to the database, the publisher
+writes the whole text again when Redis is back, and the listener resubscribes and resyncs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import math
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import dataclass, field
+
+import redis.asyncio as redis
+from redis.exceptions import RedisError
+
+from .streams import Channel, Hub, StreamingMessage
+
+log = logging.getLogger(__name__)
+
+TEXT_TTL = 6 * 3600
+"""Seconds a reply's text key outlives a worker that died without ending it."""
+RETRY_SECONDS = (0.1, 0.25, 0.5, 1.0, 2.0)
+"""Backoff while Redis is unreachable; the last value repeats."""
+END_ATTEMPTS = 30
+"""How long (in backoff steps, about a minute) a publisher keeps trying to announce an end."""
+
+
+def _backoff(attempt: int) -> float:
+    return RETRY_SECONDS[min(attempt, len(RETRY_SECONDS) - 1)]
+
+
+@dataclass
+class _Mirror:
+    """This worker's copy of a message streamed by another worker, shared by its followers."""
+
+    channel: Channel = field(default_factory=Channel)
+    followers: int = 0
+
+
+class RedisHub(Hub):
+    """The hub of one worker among several; the in-process `Hub` plus a Redis relay."""
+
+    def __init__(self, url: str, *, prefix: str | None = None, lease: float | None = None):
+        super().__init__()
+        self.prefix = prefix or os.environ.get("CHATSTREAM_REDIS_PREFIX") or "chatstream"
+        self.lease = lease or float(os.environ.get("CHATSTREAM_LEASE_SECONDS") or 10)
+        self.worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        """Who holds a lease: host and process, for the operator (and the tests)."""
+        self._url = url
+        self._redis: redis.Redis | None = None
+        self._pubsub: redis.client.PubSub | None = None
+        self._mirrors: dict[str, _Mirror] = {}
+        self._stoppers: dict[str, Callable[[], object]] = {}
+        self._publishers: dict[str, asyncio.Task] = {}
+        self._tasks: list[asyncio.Task] = []
+        self._subscribing = asyncio.Lock()
+        self.connected = True
+        """False while Redis is unreachable (reported once per outage in the log)."""
+
+    # Keys -------------------------------------------------------------------------------
+
+    def key(self, kind: str, public_id: str) -> str:
+        return f"{self.prefix}:{kind}:{public_id}"
+
+    @property
+    def client(self) -> redis.Redis:
+        if self._redis is None:
+            self._redis = redis.Redis.from_url(
+                self._url, decode_responses=True, socket_connect_timeout=2, socket_timeout=5
+            )
+        return self._redis
+
+    def _report(self, exc: Exception | None) -> None:
+        if exc is not None and self.connected:
+            log.error("Redis unreachable (%s): live updates between workers pause", exc)
+        elif exc is None and not self.connected:
+            log.warning("Redis is back: live updates between workers resume")
+        self.connected = exc is None
+
+    # The job's side -----------------------------------------------------------------------
+
+    def open(
+        self, message: StreamingMessage, on_stop: Callable[[], object] | None = None
+    ) -> Channel:
+        channel = super().open(message)
+        if on_stop is not None:
+            self._stoppers[message.public_id] = on_stop
+        self._publishers[message.public_id] = asyncio.get_running_loop().create_task(
+            self._publish(message.public_id, channel), name=f"publish-{message.public_id}"
+        )
+        return channel
+
+    async def _publish(self, public_id: str, channel: Channel) -> None:
+        """Relay the channel to Redis until it closes: coalesces whatever arrived meanwhile."""
+        text_key, lease_key = self.key("text", public_id), self.key("lease", public_id)
+        published: int | None = None  # length of the text in Redis; None: write it whole
+        version, failures = -1, 0
+        try:
+            if public_id in self._stoppers:
+                await self._subscribe(self.key("stop", public_id))
+            while True:
+                snapshot = await channel.wait(version)
+                try:
+                    async with self.client.pipeline(transaction=False) as pipe:
+                        if published is None:
+                            offset, added = 0, snapshot.text
+                            pipe.set(text_key, added, ex=TEXT_TTL)
+                            pipe.set(lease_key, self.worker, ex=math.ceil(self.lease))
+                        else:
+                            offset, added = published, snapshot.text[published:]
+                            pipe.append(text_key, added)
+                        if snapshot.done:
+                            pipe.delete(text_key, lease_key)
+                        update = {"o": offset, "t": added, "d": snapshot.done}
+                        pipe.publish(self.key("live", public_id), json.dumps(update))
+                        await pipe.execute()
+                except RedisError as exc:
+                    self._report(exc)
+                    published, failures = None, failures + 1
+                    if snapshot.done and failures >= END_ATTEMPTS:
+                        return  # followers elsewhere find the end in the database
+                    await asyncio.sleep(_backoff(failures))
+                    continue
+                self._report(None)
+                published, version, failures = len(snapshot.text), snapshot.version, 0
+                if snapshot.done:
+                    return
+        finally:
+            self._publishers.pop(public_id, None)
+            if self._stoppers.pop(public_id, None) is not None:
+                await self._unsubscribe(self.key("stop", public_id))
+
+    async def _heartbeat(self) -> None:
+        """Keep the leases of this worker's jobs; they lapse `lease` seconds after it dies."""
+        while True:
+            await asyncio.sleep(self.lease / 3)
+            if not self._publishers:
+                continue
+            try:
+                async with self.client.pipeline(transaction=False) as pipe:
+                    for public_id in list(self._publishers):
+                        pipe.set(
+                            self.key("lease", public_id), self.worker, ex=math.ceil(self.lease)
+                        )
+                    await pipe.execute()
+            except RedisError as exc:
+                self._report(exc)
+
+    # The follower's side ------------------------------------------------------------------
+
+    def channel(self, public_id: str) -> Channel | None:
+        local = super().channel(public_id)
+        mirror = self._mirrors.get(public_id)
+        return local or (mirror.channel if mirror else None)
+
+    @contextlib.asynccontextmanager
+    async def follow(self, public_id: str) -> AsyncIterator[Channel | None]:
+        if (local := super().channel(public_id)) is not None:
+            yield local
+            return
+        mirror = self._mirrors.get(public_id)
+        if mirror is None:
+            mirror = self._mirrors[public_id] = _Mirror()
+            # Subscribe first, then read the text: an update in between is then not lost.
+            if await self._subscribe(self.key("live", public_id)):
+                await self._resync(public_id, mirror.channel)
+        mirror.followers += 1
+        try:
+            yield mirror.channel
+        finally:
+            mirror.followers -= 1
+            if mirror.followers == 0 and self._mirrors.get(public_id) is mirror:
+                del self._mirrors[public_id]
+                await self._unsubscribe(self.key("live", public_id))
+
+    async def _resync(self, public_id: str, channel: Channel) -> None:
+        try:
+            text = await self.client.get(self.key("text", public_id))
+        except RedisError as exc:
+            self._report(exc)
+            return
+        if text is not None and len(text) > len(channel.text):
+            channel.publish(text)
+
+    async def _apply(self, public_id: str, update: dict) -> None:
+        mirror = self._mirrors.get(public_id)
+        if mirror is None:
+            return
+        channel, offset, added = mirror.channel, update["o"], update["t"]
+        if offset > len(channel.text):
+            await self._resync(public_id, channel)  # missed an update: read the whole text
+        elif offset + len(added) > len(channel.text):
+            channel.publish(channel.text[:offset] + added)
+        if update["d"]:
+            channel.close()
+
+    # Stop and the end, across workers -------------------------------------------------------
+
+    async def stop_elsewhere(self, public_id: str) -> bool:
+        try:
+            return await self.client.publish(self.key("stop", public_id), "stop") > 0
+        except RedisError as exc:
+            self._report(exc)
+            return False
+
+    async def ended_elsewhere(self, public_ids: Iterable[str]) -> None:
+        done = json.dumps({"o": 0, "t": "", "d": True})
+        try:
+            async with self.client.pipeline(transaction=False) as pipe:
+                for public_id in public_ids:
+                    pipe.delete(self.key("text", public_id), self.key("lease", public_id))
+                    pipe.publish(self.key("live", public_id), done)
+                await pipe.execute()
+        except RedisError as exc:
+            self._report(exc)
+
+    async def last_texts(self, public_ids: Iterable[str]) -> dict[str, str]:
+        ids = list(public_ids)
+        if not ids:
+            return {}
+        try:
+            texts = await self.client.mget([self.key("text", i) for i in ids])
+        except RedisError as exc:
+            self._report(exc)
+            return {}
+        return {public_id: text for public_id, text in zip(ids, texts, strict=True) if text}
+
+    knows_leases = True
+
+    async def leased(self, public_ids: Iterable[str]) -> set[str] | None:
+        ids = list(public_ids)
+        if not ids:
+            return set()
+        try:
+            owners = await self.client.mget([self.key("lease", i) for i in ids])
+        except RedisError as exc:
+            self._report(exc)
+            return None
+        return {public_id for public_id, owner in zip(ids, owners, strict=True) if owner}
+
+    # The subscription ------------------------------------------------------------------------
+
+    def _wanted(self) -> list[str]:
+        return [
+            self.key("worker", self.worker),  # always one: the connection never idles empty
+            *(self.key("live", i) for i in self._mirrors),
+            *(self.key("stop", i) for i in self._stoppers),
+        ]
+
+    async def _subscribe(self, name: str) -> bool:
+        """Subscribe now if connected; the listener subscribes to everything wanted anyway."""
+        async with self._subscribing:
+            if self._pubsub is None:
+                return False
+            try:
+                await self._pubsub.subscribe(name)
+                return True
+            except (RedisError, RuntimeError) as exc:
+                self._report(exc)
+                return False
+
+    async def _unsubscribe(self, name: str) -> None:
+        if self._pubsub is not None:
+            with contextlib.suppress(RedisError, RuntimeError):
+                await self._pubsub.unsubscribe(name)
+
+    async def _listen(self) -> None:
+        """Read this worker's subscriptions; reconnect, resubscribe and resync after an error."""
+        failures = 0
+        while True:
+            pubsub = self.client.pubsub(ignore_subscribe_messages=True)
+            try:
+                async with self._subscribing:
+                    await pubsub.subscribe(*self._wanted())
+                    self._pubsub = pubsub
+                for public_id, mirror in list(self._mirrors.items()):
+                    await self._resync(public_id, mirror.channel)
+                self._report(None)
+                failures = 0
+                while True:
+                    message = await pubsub.get_message(timeout=1.0)
+                    if message is not None:
+                        await self._dispatch(message["channel"], message["data"])
+            except RedisError as exc:
+                self._report(exc)
+                failures += 1
+            finally:
+                self._pubsub = None
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()
+            await asyncio.sleep(_backoff(failures))
+
+    async def _dispatch(self, name: str, data: str) -> None:
+        kind, _, public_id = name.removeprefix(f"{self.prefix}:").partition(":")
+        if kind == "live":
+            await self._apply(public_id, json.loads(data))
+        elif kind == "stop" and (on_stop := self._stoppers.get(public_id)) is not None:
+            on_stop()
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._tasks = [
+            loop.create_task(self._listen(), name="redis-listen"),
+            loop.create_task(self._heartbeat(), name="redis-heartbeat"),
+        ]
+
+    async def close(self) -> None:
+        publishers = list(self._publishers.values())
+        if publishers:  # the jobs have ended: let their ends reach Redis, briefly
+            _, late = await asyncio.wait(publishers, timeout=2)
+            self._tasks.extend(late)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._redis is not None:
+            await self._redis.aclose()

@@ -1,0 +1,218 @@
+"""The Redis relay between workers: two `RedisHub`s stand for two workers, on a real Redis.
+
+Each test gets its own key prefix on the shared Redis (127.0.0.1:6379, `make test` starts it
+when it is down); the restart test runs a Redis server of its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+import redis.asyncio as redis
+
+from chatstream.jobs import LiveMessage
+from chatstream.redis_streams import RedisHub
+from tests.services import REDIS_URL, private_redis
+
+
+async def until(predicate, timeout: float = 10.0) -> None:
+    """Wait until `predicate()` (a value or an awaitable) is true."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not (await result if asyncio.iscoroutine(result := predicate()) else result):
+        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
+        await asyncio.sleep(0.01)
+
+
+def relayed(hub: RedisHub, public_id: str = "m1"):
+    """Whether the job's worker has written the reply to Redis (its text key and lease)."""
+    return hub.client.exists(hub.key("lease", public_id))
+
+
+@pytest.fixture
+async def workers():
+    """Two workers' hubs sharing a fresh key prefix; closed and cleaned up afterwards."""
+    prefix = f"cs-test-{uuid.uuid4().hex[:8]}"
+    hubs = [RedisHub(REDIS_URL, prefix=prefix, lease=1) for _ in range(2)]
+    for hub in hubs:
+        await hub.start()
+    await until(lambda: all(hub._pubsub is not None for hub in hubs))
+    yield hubs
+    for hub in hubs:
+        await hub.close()
+    client = redis.Redis.from_url(REDIS_URL)
+    keys = [key async for key in client.scan_iter(f"{prefix}:*")]
+    if keys:
+        await client.delete(*keys)
+    await client.aclose()
+
+
+def write(hub: RedisHub, message: LiveMessage, text: str) -> None:
+    message.content += text
+    hub.broadcast(message)
+
+
+async def test_a_follower_on_another_worker_receives_the_reply_byte_for_byte(workers):
+    job_worker, tab_worker = workers
+    message = LiveMessage(id=1, public_id="m1")
+    job_worker.open(message)
+    parts = [f"{i}: naïve 🙂 " for i in range(300)]
+
+    async with tab_worker.follow("m1") as mirror:
+        for part in parts:
+            write(job_worker, message, part)
+            await asyncio.sleep(0)
+        message.streaming = False
+        job_worker.end(message)
+        await until(lambda: mirror.done)
+
+    assert mirror.text == "".join(parts)
+
+
+async def test_a_late_follower_starts_from_the_text_so_far(workers):
+    job_worker, tab_worker = workers
+    message = LiveMessage(id=1, public_id="m1")
+    job_worker.open(message)
+    write(job_worker, message, "already written ")
+    await until(lambda: job_worker.client.exists(job_worker.key("text", "m1")))
+    await until(lambda: job_worker.client.get(job_worker.key("text", "m1")))
+
+    async with tab_worker.follow("m1") as mirror:
+        await until(lambda: mirror.text == "already written ")
+        write(job_worker, message, "and more")
+        await until(lambda: mirror.text == "already written and more")
+
+
+async def test_a_worker_receives_only_the_channels_its_tabs_follow(workers):
+    job_worker, tab_worker = workers
+    followed, other = LiveMessage(id=1, public_id="m1"), LiveMessage(id=2, public_id="m2")
+    job_worker.open(followed)
+    job_worker.open(other)
+    received: list[str] = []
+    dispatch = tab_worker._dispatch
+
+    async def counting(name: str, data: str) -> None:
+        received.append(name)
+        await dispatch(name, data)
+
+    tab_worker._dispatch = counting
+    async with tab_worker.follow("m1") as mirror:
+        for i in range(50):
+            write(job_worker, other, f"x{i} ")
+            write(job_worker, followed, f"y{i} ")
+            await asyncio.sleep(0)
+        await until(lambda: mirror.text.endswith("y49 "))
+        client = redis.Redis.from_url(REDIS_URL, decode_responses=True)
+        subscribers = dict(
+            await client.pubsub_numsub(*(job_worker.key("live", m) for m in ("m1", "m2")))
+        )
+        await client.aclose()
+
+    assert {job_worker.key("live", "m1")} == set(received)
+    assert subscribers == {job_worker.key("live", "m1"): 1, job_worker.key("live", "m2"): 0}
+
+
+async def test_a_mirror_that_missed_updates_reads_the_whole_text_again(workers):
+    job_worker, tab_worker = workers
+    message = LiveMessage(id=1, public_id="m1")
+    job_worker.open(message)
+    async with tab_worker.follow("m1") as mirror:
+        write(job_worker, message, "one two ")
+        await until(lambda: mirror.text == "one two ")
+        tab_worker._mirrors["m1"].channel.text = "one"  # as if updates were lost on the way
+        write(job_worker, message, "three")
+        await until(lambda: mirror.text == "one two three")
+
+
+async def test_a_slow_follower_reads_the_latest_text_not_a_queue(workers):
+    job_worker, tab_worker = workers
+    message = LiveMessage(id=1, public_id="m1")
+    job_worker.open(message)
+    async with tab_worker.follow("m1") as mirror:
+        seen = mirror.version
+        for i in range(2000):
+            write(job_worker, message, f"{i} ")
+        await until(lambda: mirror.text == message.content)
+        snapshot = await mirror.wait(seen)  # one read after 2,000 updates: the whole text
+
+    assert snapshot.text == message.content
+
+
+async def test_stop_reaches_the_worker_whose_job_writes_the_reply(workers):
+    job_worker, tab_worker = workers
+    stopped = asyncio.Event()
+    job_worker.open(LiveMessage(id=1, public_id="m1"), on_stop=stopped.set)
+    await until(lambda: job_worker.key("stop", "m1") in _subscriptions(job_worker))
+
+    assert await tab_worker.stop_elsewhere("m1")
+    await asyncio.wait_for(stopped.wait(), 5)
+    assert not await tab_worker.stop_elsewhere("no-such-reply")
+
+
+def _subscriptions(hub: RedisHub) -> set[str]:
+    pubsub = hub._pubsub
+    return (
+        {name.decode() if isinstance(name, bytes) else name for name in pubsub.channels}
+        if pubsub
+        else set()
+    )
+
+
+async def test_a_job_holds_a_lease_until_it_ends(workers):
+    job_worker, other = workers
+    message = LiveMessage(id=1, public_id="m1")
+    job_worker.open(message)
+    await until(lambda: relayed(job_worker))
+    await asyncio.sleep(job_worker.lease * 1.5)  # past its first expiry: the heartbeat renews it
+
+    assert await other.leased(["m1", "m2"]) == {"m1"}
+    message.streaming = False
+    job_worker.end(message)
+    await until(lambda: "m1" not in job_worker._publishers)
+    assert await other.leased(["m1"]) == set()
+
+
+async def test_the_lease_of_a_dead_worker_lapses(workers):
+    job_worker, other = workers
+    job_worker.open(LiveMessage(id=1, public_id="m1"))
+    await until(lambda: relayed(job_worker))
+    for task in [*job_worker._tasks, *job_worker._publishers.values()]:
+        task.cancel()  # the worker dies: nothing renews its lease
+
+    await asyncio.sleep(job_worker.lease + 0.5)
+    assert await other.leased(["m1"]) == set()
+
+
+async def test_an_end_announced_by_another_worker_closes_the_mirror(workers):
+    _, tab_worker = workers
+    async with tab_worker.follow("m1") as mirror:
+        await workers[0].ended_elsewhere(["m1"])
+        await until(lambda: mirror.done)
+
+
+async def test_followers_resync_after_redis_restarts(tmp_path):
+    with private_redis(tmp_path) as server:
+        job_worker, tab_worker = (RedisHub(server.url, prefix="r", lease=1) for _ in range(2))
+        for hub in (job_worker, tab_worker):
+            await hub.start()
+        await until(lambda: job_worker._pubsub is not None and tab_worker._pubsub is not None)
+        message = LiveMessage(id=1, public_id="m1")
+        job_worker.open(message)
+        async with tab_worker.follow("m1") as mirror:
+            write(job_worker, message, "before ")
+            await until(lambda: mirror.text == "before ")
+
+            server.stop()
+            write(job_worker, message, "during ")
+            await until(lambda: not job_worker.connected)
+            server.start()
+            write(job_worker, message, "after")
+
+            await until(lambda: mirror.text == "before during after", timeout=20)
+            message.streaming = False
+            job_worker.end(message)
+            await until(lambda: mirror.done, timeout=20)
+        assert job_worker.connected and tab_worker.connected
+        for hub in (job_worker, tab_worker):
+            await hub.close()
