@@ -18,7 +18,7 @@ export REFLEX_TELEMETRY_ENABLED := false
 export REFLEX_USE_GRANIAN ?= false
 export CHROMIUM
 
-.PHONY: run serve test test-unit test-e2e migrate deps services lint demo-model screenshots bench
+.PHONY: run serve test test-unit test-e2e test-scaleout migrate deps services lint demo-model screenshots bench
 
 run: deps migrate ## Serve the app with the Reflex dev server
 	@echo "==> chatstream on http://localhost:$(FRONTEND_PORT) (backend :$(BACKEND_PORT))"
@@ -37,15 +37,19 @@ serve: deps migrate ## The production build on one port, WORKERS backend workers
 	REFLEX_OPLOCK_ENABLED=$${REFLEX_OPLOCK_ENABLED:-true} \
 		reflex run --env prod --single-port --frontend-port $(PORT)
 
-test: deps $(CHROMIUM) ## Every test: unit and integration, then the browser tests
-	@echo "==> unit tests (scripted model server, SQLite)"
+test: deps $(CHROMIUM) services ## Every test: unit, integration, browser, crash, scale-out
+	@echo "==> unit tests (scripted model server, SQLite; Redis for the relay)"
 	$(PY) -m pytest tests/unit
+	@echo "==> unit tests again on a fresh PostgreSQL database"
+	CHATSTREAM_TEST_DATABASE=postgresql $(PY) -m pytest tests/unit
 	@echo "==> integration tests (the app's backend, socket-level tabs)"
 	$(PY) -m pytest tests/integration
 	@echo "==> browser tests (the real app in Chromium)"
 	$(PY) -m pytest tests/e2e
 	@echo "==> crash test (the app killed with kill -9 mid-reply, then started again)"
 	$(PY) -m pytest tests/crash
+	@echo "==> scale-out tests (make serve x2 on PostgreSQL and Redis, three workers)"
+	CHATSTREAM_TEST_DATABASE=postgresql $(PY) -m pytest tests/scaleout
 
 test-unit: deps
 	$(PY) -m pytest tests/unit tests/integration
@@ -53,6 +57,9 @@ test-unit: deps
 test-e2e: deps $(CHROMIUM)  # separate runs: each holds its own Playwright event loop
 	$(PY) -m pytest tests/e2e
 	$(PY) -m pytest tests/crash
+
+test-scaleout: deps $(CHROMIUM) services
+	CHATSTREAM_TEST_DATABASE=postgresql $(PY) -m pytest tests/scaleout
 
 migrate: deps ## Bring the database (REFLEX_DB_URL, default sqlite:///chatstream.db) to head
 	@echo "==> migrating the database"
@@ -66,6 +73,17 @@ demo-model: deps ## A scripted OpenAI-compatible model on :8111, for trying the 
 	$(PY) -m tests.fake_openai --port 8111
 
 deps: $(VENV)/.installed $(BUN)
+
+# The machine's PostgreSQL and Redis (the scale-out tests use them): started if down.
+services:
+	@pg_isready -q -h 127.0.0.1 -p 5432 || { echo "==> starting PostgreSQL"; \
+		pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start; }
+	@redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 || { echo "==> starting Redis"; \
+		redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" \
+		--appendonly no --dir /var/lib/redis --logfile /var/log/redis/ci.log; }
+	@for i in $$(seq 50); do pg_isready -q -h 127.0.0.1 -p 5432 && \
+		redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && exit 0; sleep 0.2; done; \
+		echo "PostgreSQL or Redis did not start"; exit 1
 
 $(VENV)/.installed: requirements.txt
 	@echo "==> Python virtualenv in $(VENV) with the pinned requirements"

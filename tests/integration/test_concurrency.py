@@ -150,18 +150,28 @@ def shows(tab: Tab, messages: list[Message]) -> Callable[[], bool]:
     return lambda: shown() == saved
 
 
-def tabs_of(user: int, backend_url: str, count: int) -> tuple[int, list[Tab]]:
-    """A new user's id and `count` tabs, signed in (one token, shared like localStorage)."""
+def tabs_of(user: int, backend_urls: list[str], count: int) -> tuple[int, list[Tab]]:
+    """A new user's id and `count` tabs, signed in (one token, shared like localStorage),
+    connected to the backends (workers) in turn."""
     account, token = make_user(), secrets.token_urlsafe(16)
     sign_in(account, token)
     storage = {"_auth_token": token}
-    tabs = [Tab(user, ReflexTab(backend_url, local_storage=storage)) for _ in range(count)]
+    tabs = [
+        Tab(user, ReflexTab(backend_urls[i % len(backend_urls)], local_storage=storage))
+        for i in range(count)
+    ]
     for tab in tabs:
         tab.client.on_delta = recorder(tab)
     return account.id, tabs
 
 
 async def test_concurrent_replies_reach_only_their_own_tabs(backend_url, model):
+    await replies_reach_only_their_own_tabs([backend_url], model)
+
+
+async def replies_reach_only_their_own_tabs(backend_urls: list[str], model: FakeOpenAI) -> None:
+    """The scenario, with tabs spread over these backends (in turn, per user): a user's tab
+    opened mid-stream is on another backend than the tab that sent, when there are two."""
     scripted: dict[str, str] = {}  # marker -> its reply's text
     for user, index, (chat, chunks) in product(range(1, USERS + 1), range(TABS), CHUNKS.items()):
         marker = f"<u{user}.t{index}.c{chat}>"
@@ -171,7 +181,7 @@ async def test_concurrent_replies_reach_only_their_own_tabs(backend_url, model):
     owners: list[int] = []
     runs = []
     for user in range(1, USERS + 1):
-        owner, (*mine, later) = tabs_of(user, backend_url, TABS + 1)
+        owner, (*mine, later) = tabs_of(user, backend_urls, TABS + 1)
         owners.append(owner)
         first_sent = asyncio.Event()
         runs.append(two_chats(mine[0], 0, first_sent))

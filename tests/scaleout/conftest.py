@@ -1,6 +1,7 @@
 """chatstream scaled out, as `make serve` runs it: PostgreSQL, Redis, several workers.
 
-Two servers share one fresh PostgreSQL database and one Redis key prefix: server A with two
+Two servers share this run's fresh PostgreSQL database (tests/conftest.py, with
+CHATSTREAM_TEST_DATABASE=postgresql) and one Redis key prefix: server A with two
 workers and server B with one, each started by `make serve` from its own copy of the
 project (a production build writes `.web`). A tab on A and a tab on B are therefore on
 different workers. Both servers reach PostgreSQL and Redis through proxies that the tests
@@ -27,13 +28,7 @@ from playwright.sync_api import sync_playwright
 from tests.conftest import ROOT
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, Pages
 from tests.fake_openai import FakeOpenAI
-from tests.services import (
-    POSTGRES_URL,
-    REDIS_URL,
-    CuttableProxy,
-    free_port,
-    fresh_postgres_database,
-)
+from tests.services import POSTGRES_URL, REDIS_URL, CuttableProxy, free_port
 
 LEASE_SECONDS = 2
 """Short, so a killed worker's replies are declared interrupted within seconds."""
@@ -176,38 +171,39 @@ def cluster(model, tmp_path_factory):
     prefix = f"cs-test-{uuid.uuid4().hex[:8]}"
     postgres = CuttableProxy(sa.make_url(POSTGRES_URL).port or 5432)
     redis_proxy = CuttableProxy(redis.connection.parse_url(REDIS_URL).get("port", 6379))
-    with fresh_postgres_database() as database_url:
-        env = {
-            key: value
-            for key, value in os.environ.items()
-            if not key.startswith(("REFLEX_", "PYTEST_", "CHATSTREAM_")) and key != "MAKEFLAGS"
-        }
-        proxied = sa.make_url(database_url).set(host="127.0.0.1", port=postgres.port)
-        env |= model.app_environment(stall_timeout=30) | {
-            "DATABASE_URL": proxied.render_as_string(hide_password=False),
-            "REDIS_URL": f"redis://127.0.0.1:{redis_proxy.port}/0",
-            "CHATSTREAM_REDIS_PREFIX": prefix,
-            "CHATSTREAM_LEASE_SECONDS": str(LEASE_SECONDS),
-            "REFLEX_TELEMETRY_ENABLED": "false",
-        }
-        a = Server("A", base / "a", workers=2)
-        _copy_project(a.directory, web_from=ROOT / ".web")
-        a.start(env)
-        a.wait_ready()
-        b = Server("B", base / "b", workers=1)
-        _copy_project(b.directory, web_from=a.directory / ".web")
-        b.start(env)
-        b.wait_ready()
-        engine = sa.create_engine(database_url)
-        try:
-            yield Cluster(a, b, database_url, prefix, postgres, redis_proxy, engine)
-        finally:
-            engine.dispose()
-            for server in (a, b):
-                server.stop()
-            postgres.close()
-            redis_proxy.close()
-            _delete_keys(prefix)
+    database_url = os.environ["REFLEX_DB_URL"]  # tests/conftest.py made it, migrated
+    assert database_url.startswith("postgresql"), "run with CHATSTREAM_TEST_DATABASE=postgresql"
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("REFLEX_", "PYTEST_", "CHATSTREAM_")) and key != "MAKEFLAGS"
+    }
+    proxied = sa.make_url(database_url).set(host="127.0.0.1", port=postgres.port)
+    env |= model.app_environment(stall_timeout=30) | {
+        "DATABASE_URL": proxied.render_as_string(hide_password=False),
+        "REDIS_URL": f"redis://127.0.0.1:{redis_proxy.port}/0",
+        "CHATSTREAM_REDIS_PREFIX": prefix,
+        "CHATSTREAM_LEASE_SECONDS": str(LEASE_SECONDS),
+        "REFLEX_TELEMETRY_ENABLED": "false",
+    }
+    a = Server("A", base / "a", workers=2)
+    _copy_project(a.directory, web_from=ROOT / ".web")
+    a.start(env)
+    a.wait_ready()
+    b = Server("B", base / "b", workers=1)
+    _copy_project(b.directory, web_from=a.directory / ".web")
+    b.start(env)
+    b.wait_ready()
+    engine = sa.create_engine(database_url)
+    try:
+        yield Cluster(a, b, database_url, prefix, postgres, redis_proxy, engine)
+    finally:
+        engine.dispose()
+        for server in (a, b):
+            server.stop()
+        postgres.close()
+        redis_proxy.close()
+        _delete_keys(prefix)
 
 
 def _delete_keys(prefix: str) -> None:
