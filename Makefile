@@ -101,7 +101,7 @@ $(CHROMIUM):
 	if [ "$$(id -u)" = 0 ]; then apt-get update && apt-get install -y chromium; \
 	else sudo apt-get update && sudo apt-get install -y chromium; fi
 
-bench: deps $(CHROMIUM) ## Our design and the naive one side by side; writes bench/results/
+bench: deps $(CHROMIUM) services ## Our design and the naive one side by side; writes bench/results/
 	@echo "==> benchmark (about 5 minutes): wire bytes, latency in Chromium, capacity, DB writes"
 	$(PY) -m pip install -q -r bench/requirements.txt
 	$(PY) bench/run.py

@@ -25,10 +25,11 @@ _round = [0]
 
 
 @contextmanager
-def backend_process(design: str) -> Iterator[tuple[str, int]]:
+def backend_process(design: str, env: dict[str, str] | None = None) -> Iterator[tuple[str, int]]:
     """bench/serve.py in a child process: its URL and pid."""
     server = subprocess.Popen(
         [sys.executable, "-m", "bench.serve", design],
+        env=env,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
@@ -42,11 +43,11 @@ def backend_process(design: str) -> Iterator[tuple[str, int]]:
         server.wait(30)
 
 
-def _cpu(pid: int) -> tuple[float, float]:
-    """CPU seconds so far of the backend process and of this one."""
-    backend = psutil.Process(pid).cpu_times()
+def _cpu(pids: list[int]) -> tuple[float, float]:
+    """CPU seconds so far of the backend processes and of this one."""
+    backend = sum(sum(psutil.Process(pid).cpu_times()[:2]) for pid in pids)
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    return backend.user + backend.system, usage.ru_utime + usage.ru_stime
+    return backend, usage.ru_utime + usage.ru_stime
 
 
 async def _one(
@@ -97,7 +98,14 @@ def _saved(markers: list[str]) -> dict[str, str]:
     return saved
 
 
-async def step(design: str, url: str, model: FakeOpenAI, load: int, pid: int) -> dict:
+async def step(
+    design: str, url: str | list[str], model: FakeOpenAI, load: int, pid: int | list[int]
+) -> dict:
+    """`load` replies at once; with several backend URLs (workers), the tabs take them in turn."""
+    urls, pids = (
+        (url if isinstance(url, list) else [url]),
+        (pid if isinstance(pid, list) else [pid]),
+    )
     _round[0] += 1
     token = None
     if design == "ours":
@@ -110,17 +118,20 @@ async def step(design: str, url: str, model: FakeOpenAI, load: int, pid: int) ->
     for m in markers:
         model.on(m, Reply(chunks=words(texts[m], 4), delay=0.02))
     go, opened = asyncio.Event(), []
-    runs = [asyncio.create_task(_one(design, url, token, m, texts[m], go, opened)) for m in markers]
+    runs = [
+        asyncio.create_task(_one(design, urls[i % len(urls)], token, m, texts[m], go, opened))
+        for i, m in enumerate(markers)
+    ]
     async with asyncio.timeout(120):
         while len(opened) < load:  # every tab open before the replies start
             await asyncio.sleep(0.2)
-    cpu = _cpu(pid)
+    cpu = _cpu(pids)
     go.set()
     watches = [
         w if isinstance(w, Watch) else Watch()
         for w in await asyncio.gather(*runs, return_exceptions=True)
     ]
-    cpu = [after - before for after, before in zip(_cpu(pid), cpu, strict=True)]
+    cpu = [after - before for after, before in zip(_cpu(pids), cpu, strict=True)]
     lat, lost, chunks = [], 0, 0
     saved = _saved(markers) if design == "ours" else {}
     for m, watch in zip(markers, watches, strict=True):

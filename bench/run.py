@@ -18,7 +18,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
-STEPS = {"ours": [25, 50, 100, 200, 300], "naive": [25, 50, 100, 200]}
+STEPS = {
+    "ours": [25, 50, 100, 200, 300],
+    "naive": [25, 50, 100, 200],
+    "scaleout": [25, 50, 100, 200],
+}
 P95_LIMIT_MS = 250
 
 
@@ -88,7 +92,7 @@ def fmt(value: float) -> str:
     return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
 
 
-def table(ours: dict, naive: dict, ours_b: dict, naive_b: dict) -> str:
+def table(ours: dict, naive: dict, ours_b: dict, naive_b: dict, scaled: dict) -> str:
     mine, theirs, goal = figures(ours, ours_b), figures(naive, naive_b), targets(ours)
     lines = [
         "| figure | target | ours | naive | ours/naive |",
@@ -99,17 +103,23 @@ def table(ours: dict, naive: dict, ours_b: dict, naive_b: dict) -> str:
         ratio = f"{value / other:.2g}" if other and "writes" not in name else "n/a"
         shown = fmt(other) if "writes" not in name else "n/a (no DB)"
         lines.append(f"| {name} | {goal.get(name, '')} | {fmt(value)} | {shown} | {ratio} |")
+    lines.append(
+        f"| same, 2 workers on Redis and PostgreSQL (`make serve`) | | "
+        f"{capacity(scaled['capacity'])} | n/a | |"
+    )
     lines += [
         "",
-        "Capacity steps: one backend worker (uvicorn) alone in its process; socket-level tabs "
-        "and the model server (50 chunks/s per reply, 150 chunks each) in another. CPU is the "
-        "backend process's, then the tabs' and model server's:",
+        "Capacity steps: one backend worker (uvicorn) alone in its process, state in memory "
+        "and SQLite; or two such workers sharing Redis (state, live channels) and PostgreSQL, "
+        "the tabs taking them in turn. Socket-level tabs and the model server (50 chunks/s per "
+        "reply, 150 chunks each) in another process. CPU is the backend processes', then the "
+        "tabs' and model server's:",
         "",
         "| design | concurrent replies | p50 ms | p95 ms | lost or garbled | "
         "backend CPU s per 1,000 chunks | tabs + model CPU s per 1,000 chunks |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
-    for design in (ours, naive):
+    for design in (ours, naive, scaled):
         for s in design["capacity"]:
             lines.append(
                 f"| {design['design']} | {s['load']} | {fmt(s['p50_ms'])} | "
@@ -132,7 +142,7 @@ def machine() -> str:
     )
 
 
-def plot(ours: dict, naive: dict, ours_b: dict, naive_b: dict, path: Path) -> None:
+def plot(ours: dict, naive: dict, ours_b: dict, naive_b: dict, scaled: dict, path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -154,12 +164,12 @@ def plot(ours: dict, naive: dict, ours_b: dict, naive_b: dict, path: Path) -> No
     wire.set_title("Wire bytes for one reply (Chromium)")
     wire.axhline(1.5, ls=":", c="gray")
     wire.legend()
-    for d in (ours, naive):
+    for d in (ours, naive, scaled):
         steps = d["capacity"]
         load.plot([s["load"] for s in steps], [s["p95_ms"] for s in steps], "o-", label=d["design"])
     load.axhline(P95_LIMIT_MS, ls=":", c="gray", label=f"target {P95_LIMIT_MS} ms")
     load.set_yscale("log")
-    load.set_xlabel("concurrent streaming replies (one worker)")
+    load.set_xlabel("concurrent streaming replies")
     load.set_ylabel("p95 chunk latency, ms")
     load.set_title("Capacity")
     load.legend()
@@ -172,18 +182,19 @@ def main() -> None:
     ours_b, naive_b = run("bench.browser", "ours"), run("bench.browser", "naive")
     ours = run("bench.measure", "ours", *map(str, STEPS["ours"]))
     naive = run("bench.measure", "naive", *map(str, STEPS["naive"]))
-    text = table(ours, naive, ours_b, naive_b)
+    scaled = run("bench.scaleout", *map(str, STEPS["scaleout"]))
+    text = table(ours, naive, ours_b, naive_b, scaled)
     report = (
         f"# make bench, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\n\n"
         f"Machine: {machine()}. Whole run {time.time() - started:.0f} s.\n\n"
         "A 4,000-character reply as 1,000 chunks of 4 at 100/s (scripted model server); "
         "'after 50 messages' = 50 earlier messages of 500 characters.\n\n"
         f"{text}\n\n![plot](latest.png)\n\n"
-        f"Raw: `{json.dumps({'ours': ours, 'naive': naive, 'ours_browser': ours_b, 'naive_browser': naive_b})}`\n"
+        f"Raw: `{json.dumps({'ours': ours, 'naive': naive, 'ours_browser': ours_b, 'naive_browser': naive_b, 'scaleout': scaled})}`\n"
     )
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "latest.md").write_text(report)
-    plot(ours, naive, ours_b, naive_b, RESULTS / "latest.png")
+    plot(ours, naive, ours_b, naive_b, scaled, RESULTS / "latest.png")
     print(report.split("![plot]")[0])
     print(f"written to {RESULTS / 'latest.md'} and latest.png")
 
