@@ -5,7 +5,9 @@ Under a prefix (`CHATSTREAM_REDIS_PREFIX`, default `chatstream`), per message id
 - `{prefix}:text:{id}`: the text so far, appended to by the worker whose job writes it;
 - `{prefix}:live:{id}`: pub/sub, each update as `{"o": offset, "t": text added, "d": done}`;
 - `{prefix}:stop:{id}`: pub/sub, a Stop for the job, heard by the worker that runs it;
-- `{prefix}:lease:{id}`: held by that worker, refreshed while it lives.
+- `{prefix}:lease:{id}`: held by that worker, refreshed while it lives;
+- `{prefix}:chat:{chat id}`: pub/sub, the id of each reply started in the chat, for the tabs
+  that show it.
 
 A worker subscribes to a message's live channel only while a tab connected to it follows
 that message, and to a stop channel only while its job runs, so it never decodes updates
@@ -72,6 +74,8 @@ class RedisHub(Hub):
         self._pubsub: redis.client.PubSub | None = None
         self._mirrors: dict[str, _Mirror] = {}
         self._stoppers: dict[str, Callable[[], object]] = {}
+        self._chats: dict[str, int] = {}
+        """Watched chats: how many watchers this worker has for each."""
         self._publishers: dict[str, asyncio.Task] = {}
         self._tasks: list[asyncio.Task] = []
         self._subscribing = asyncio.Lock()
@@ -215,6 +219,29 @@ class RedisHub(Hub):
         if update["d"]:
             channel.close()
 
+    # Chats: news of replies started elsewhere ------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def watch_chat(self, chat_id: str) -> AsyncIterator[asyncio.Queue[str]]:
+        async with super().watch_chat(chat_id) as news:
+            self._chats[chat_id] = self._chats.get(chat_id, 0) + 1
+            if self._chats[chat_id] == 1:
+                await self._subscribe(self.key("chat", chat_id))
+            try:
+                yield news
+            finally:
+                self._chats[chat_id] -= 1
+                if not self._chats[chat_id]:
+                    del self._chats[chat_id]
+                    await self._unsubscribe(self.key("chat", chat_id))
+
+    async def announce(self, chat_id: str, reply_id: str) -> None:
+        try:  # this worker's own watchers hear it through their subscription, like the others
+            await self.client.publish(self.key("chat", chat_id), reply_id)
+        except RedisError as exc:
+            self._report(exc)
+            self._deliver(chat_id, reply_id)
+
     # Stop and the end, across workers -------------------------------------------------------
 
     async def stop_elsewhere(self, public_id: str) -> bool:
@@ -266,6 +293,7 @@ class RedisHub(Hub):
             self.key("worker", self.worker),  # always one: the connection never idles empty
             *(self.key("live", i) for i in self._mirrors),
             *(self.key("stop", i) for i in self._stoppers),
+            *(self.key("chat", i) for i in self._chats),
         ]
 
     async def _subscribe(self, name: str) -> bool:
@@ -317,6 +345,8 @@ class RedisHub(Hub):
             await self._apply(public_id, json.loads(data))
         elif kind == "stop" and (on_stop := self._stoppers.get(public_id)) is not None:
             on_stop()
+        elif kind == "chat":
+            self._deliver(public_id, data)
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()

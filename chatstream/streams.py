@@ -68,6 +68,10 @@ class Channel:
         return self.snapshot()
 
 
+WATCH_BUFFER = 8
+"""News a chat watcher may have unread; older news is dropped (the watcher reloads anyway)."""
+
+
 class Hub:
     """Channels by message public id. Publishing to a message that is not streaming does nothing.
 
@@ -77,6 +81,7 @@ class Hub:
 
     def __init__(self) -> None:
         self._channels: dict[str, Channel] = {}
+        self._watchers: dict[str, set[asyncio.Queue[str]]] = {}
 
     def open(
         self, message: StreamingMessage, on_stop: Callable[[], object] | None = None
@@ -106,6 +111,29 @@ class Hub:
     async def follow(self, public_id: str) -> AsyncIterator[Channel | None]:
         """A follower's channel for the message, or None when its job runs in no channel here."""
         yield self._channels.get(public_id)
+
+    @contextlib.asynccontextmanager
+    async def watch_chat(self, chat_id: str) -> AsyncIterator[asyncio.Queue[str]]:
+        """The ids of replies started in this chat from now on (by any tab, any worker)."""
+        news: asyncio.Queue[str] = asyncio.Queue(maxsize=WATCH_BUFFER)
+        self._watchers.setdefault(chat_id, set()).add(news)
+        try:
+            yield news
+        finally:
+            watchers = self._watchers.get(chat_id, set())
+            watchers.discard(news)
+            if not watchers:
+                self._watchers.pop(chat_id, None)
+
+    async def announce(self, chat_id: str, reply_id: str) -> None:
+        """A reply started in this chat: tell the tabs that watch it."""
+        self._deliver(chat_id, reply_id)
+
+    def _deliver(self, chat_id: str, reply_id: str) -> None:
+        for news in self._watchers.get(chat_id, ()):
+            if news.full():  # a watcher that is behind only needs the latest news
+                news.get_nowait()
+            news.put_nowait(reply_id)
 
     async def stop_elsewhere(self, public_id: str) -> bool:
         """Ask the process whose job writes `public_id` to stop it; False if none answered."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import reflex as rx
 
 from .. import jobs, repository
@@ -18,6 +20,22 @@ RECENT_LIMIT = 40
 BUSY = "A reply is still being written in this chat. Stop it or wait."
 RETRYABLE = {Status.ERROR.value, Status.STOPPED.value, Status.INTERRUPTED.value}
 """Reply statuses offered a Retry; a complete last reply is offered Regenerate."""
+
+
+WATCH_CHECK_SECONDS = 15.0
+"""How often an idle chat watcher checks that its tab is still connected to this worker."""
+
+
+def _tab_is_here(token: str) -> bool:
+    """Whether the tab `token` has its socket on this worker (so this worker serves it)."""
+    from ..chatstream import app
+
+    namespace = app.event_namespace
+    if namespace is None:
+        return False
+    manager = namespace._token_manager  # Reflex keeps which worker holds each socket here
+    record = manager.token_to_socket.get(token)
+    return record is not None and record.instance_id == manager.instance_id
 
 
 class ChatState(rx.State):
@@ -79,14 +97,47 @@ class ChatState(rx.State):
         live.show(streaming)
         return LiveReply.follow
 
-    @rx.event
-    async def open_chat(self):
-        """on_load of /chat/<public id>: the chat as it stands, and follow its live reply."""
-        self.public_id = self._page_chat_id()
+    async def _load(self):
+        """Show this tab's chat as the database has it; the follower to start, if any."""
         with rx.session() as session:
             chat = await self._owned_chat(session, self.public_id)
             messages = repository.list_messages(session=session, chat_id=chat.id) if chat else []
         return await self._show(chat, messages)
+
+    @rx.event
+    async def open_chat(self):
+        """on_load of /chat/<public id>: the chat as it stands, follow its live reply, and
+        watch for replies started elsewhere."""
+        self.public_id = self._page_chat_id()
+        follow = await self._load()
+        return [event for event in (follow, ChatState.watch) if event is not None]
+
+    @rx.event(background=True, supersedes=True)
+    async def watch(self):
+        """Show replies started in this chat by another tab or device, as they start.
+
+        One per tab (a newer one cancels it); it ends when the tab shows another chat or its
+        socket is no longer on this worker (closed, or reloaded onto another worker).
+        """
+        async with self:
+            chat_id, token = self.public_id, self.router.session.client_token
+            owned = chat_id and self.not_found is False
+        if not owned:
+            return
+        async with get_hub().watch_chat(chat_id) as news:
+            while _tab_is_here(token):
+                try:
+                    reply_id = await asyncio.wait_for(news.get(), WATCH_CHECK_SECONDS)
+                except TimeoutError:
+                    continue
+                async with self:
+                    if self.public_id != chat_id:
+                        return
+                    if (await self.get_state(LiveReply)).message_id == reply_id:
+                        continue  # this tab started it, or already follows it
+                    follow = await self._load()
+                if follow is not None:
+                    yield follow
 
     @rx.event
     async def new_chat(self):
@@ -135,6 +186,8 @@ class ChatState(rx.State):
                 return None
             chat_id, title = chat.public_id, chat.title
         jobs.start(message_id=reply.id, public_id=reply.public_id)
+        if not new:
+            await get_hub().announce(chat_id, reply.public_id)
         from .sidebar import SidebarState
 
         events = [rx.set_value(COMPOSER_ID, ""), SidebarState.refresh]
@@ -192,6 +245,7 @@ class ChatState(rx.State):
                 return None
             kept = [MessageView.of(m) for m in messages if m.id <= users[-1].id]
         jobs.start(message_id=reply.id, public_id=reply.public_id)
+        await get_hub().announce(self._page_chat_id(), reply.public_id)
         self._set_all(kept)
         self.editing_id, self.notice = "", ""
         (await self.get_state(LiveReply)).show(reply)

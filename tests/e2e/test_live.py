@@ -121,3 +121,27 @@ def test_edit_and_resend_the_last_user_message_replaces_its_reply(page, model):
         "first question",
         "better question",
     ]
+
+
+def test_a_tab_showing_the_chat_sees_a_reply_started_in_another_tab(pages, model):
+    text = numbered("n", 120)
+    model.on("from the other tab", Reply(chunks=words(text, 5), delay=0.03))
+    first = pages.new()
+    register(first)
+    send(first, "a first message")
+    expect(last_reply(first)).to_have_attribute("data-status", "complete")
+    second = first.context.new_page()
+    second.goto(chat_url(first))
+    expect(last_reply(second)).to_have_attribute("data-status", "complete")
+
+    send(second, "from the other tab please")
+
+    expect(user_texts(first).last).to_have_text("from the other tab please")
+    expect(last_reply(first)).to_have_attribute("data-status", "streaming")
+    expect(last_reply(first).get_by_test_id("message-content")).to_contain_text("n3 ")
+    for tab in (first, second):
+        expect(last_reply(tab)).to_have_attribute("data-status", "complete")
+        expect(last_reply(tab).get_by_test_id("message-content")).to_have_text(text)
+    last_reply(first).get_by_test_id("regenerate").click()  # and back the other way
+    expect(last_reply(second)).to_have_attribute("data-status", "streaming")
+    expect(last_reply(second)).to_have_attribute("data-status", "complete")

@@ -13,7 +13,15 @@ import time
 
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import PASSWORD, chat_url, last_reply, register, send, wait_for
+from tests.e2e.conftest import (
+    PASSWORD,
+    chat_url,
+    last_reply,
+    register,
+    send,
+    user_texts,
+    wait_for,
+)
 from tests.fake_openai import Reply, words
 
 
@@ -54,6 +62,28 @@ def test_a_reply_written_on_one_worker_streams_live_in_a_tab_on_another(pages_a,
     assert last_reply(reader).get_attribute("data-status") == "streaming"
 
     for tab in (writer, reader):
+        expect(last_reply(tab)).to_have_attribute("data-status", "complete")
+        expect(last_reply(tab).get_by_test_id("message-content")).to_have_text(text)
+
+
+def test_a_reply_sent_on_one_worker_appears_live_in_a_tab_on_another_showing_the_chat(
+    pages_a, pages_b, model
+):
+    text = numbered("s", 120)
+    model.on("sent on B", Reply(chunks=words(text, 6), delay=0.03))
+    watcher, sender = pages_a.new(), pages_b.new()
+    username = register(watcher)
+    login(sender, username)
+    send(watcher, "a first message")
+    expect(last_reply(watcher)).to_have_attribute("data-status", "complete")
+    open_on(sender, chat_url(watcher))
+    expect(last_reply(sender)).to_have_attribute("data-status", "complete")
+
+    send(sender, "sent on B please")
+
+    expect(last_reply(watcher).get_by_test_id("message-content")).to_contain_text("s3 ")
+    expect(user_texts(watcher).last).to_have_text("sent on B please")
+    for tab in (watcher, sender):
         expect(last_reply(tab)).to_have_attribute("data-status", "complete")
         expect(last_reply(tab).get_by_test_id("message-content")).to_have_text(text)
 
