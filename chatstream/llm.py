@@ -21,7 +21,8 @@ from .settings import Settings
 log = logging.getLogger(__name__)
 
 NOT_CONFIGURED = (
-    "No model is configured. Set OPENAI_BASE_URL (any OpenAI-compatible endpoint: OpenAI, "
+    "No model is configured. `make run` starts a small local model by itself; to use another "
+    "model, set OPENAI_BASE_URL (any OpenAI-compatible endpoint: OpenAI, "
     "Ollama, vLLM, llama.cpp, LM Studio), OPENAI_API_KEY and CHATSTREAM_MODEL in the "
     "environment or in a .env file, restart, then press Retry."
 )
@@ -74,7 +75,13 @@ def _explain(exc: Exception, settings: Settings, *, started: bool) -> str:
 
 async def _open(client: openai.AsyncOpenAI, settings: Settings, messages: list[dict]):
     """Start the request, retrying connection errors with backoff (0.5 s, 1 s, 2 s…)."""
-    extra = {"stream_options": {"include_usage": True}} if settings.stream_usage else {}
+    extra: dict = {"stream_options": {"include_usage": True}} if settings.stream_usage else {}
+    if settings.max_tokens:
+        extra["max_tokens"] = settings.max_tokens
+    if settings.temperature is not None:
+        extra["temperature"] = settings.temperature
+    if settings.stop:
+        extra["stop"] = list(settings.stop)
     for attempt in range(settings.connect_retries + 1):
         try:
             return await client.chat.completions.create(

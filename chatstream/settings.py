@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 
@@ -29,6 +30,14 @@ class Settings:
     """Seconds between two database checkpoints of a streaming reply."""
     stream_usage: bool
     """Ask the endpoint for token usage (`stream_options.include_usage`)."""
+    max_tokens: int | None = None
+    """The longest reply, in tokens; None leaves it to the endpoint."""
+    stop: tuple[str, ...] = ()
+    """Stop sequences sent with every request (at most four, as OpenAI allows)."""
+    temperature: float | None = None
+    """Sampling temperature; None leaves it to the endpoint."""
+    model_label: str = ""
+    """How the page names the model, when its bare name would mislead (a tiny local model)."""
 
     @property
     def model_configured(self) -> bool:
@@ -38,10 +47,34 @@ class Settings:
     def model_name(self) -> str:
         return self.model or "gpt-4o-mini"
 
+    @property
+    def model_description(self) -> str:
+        return self.model_label or self.model_name
+
 
 def _float(name: str, default: float) -> float:
     raw = os.environ.get(name, "").strip()
     return float(raw) if raw else default
+
+
+def _optional_float(name: str) -> float | None:
+    raw = os.environ.get(name, "").strip()
+    return float(raw) if raw else None
+
+
+def _stop(raw: str) -> tuple[str, ...]:
+    """CHATSTREAM_STOP: a JSON list of strings, or one plain stop sequence."""
+    if not raw:
+        return ()
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return (raw,)
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return tuple(value[:4])
+    raise ValueError(f"CHATSTREAM_STOP must be a JSON list of strings, not {raw!r}")
 
 
 def get_settings() -> Settings:
@@ -56,4 +89,8 @@ def get_settings() -> Settings:
         flush_interval=_float("CHATSTREAM_FLUSH_INTERVAL", 0.05),
         checkpoint_interval=_float("CHATSTREAM_CHECKPOINT_INTERVAL", 1.0),
         stream_usage=os.environ.get("CHATSTREAM_STREAM_USAGE", "1") not in ("0", "false", "no"),
+        max_tokens=int(_optional_float("CHATSTREAM_MAX_TOKENS") or 0) or None,
+        stop=_stop(os.environ.get("CHATSTREAM_STOP", "").strip()),
+        temperature=_optional_float("CHATSTREAM_TEMPERATURE"),
+        model_label=os.environ.get("CHATSTREAM_MODEL_LABEL", "").strip(),
     )

@@ -5,6 +5,7 @@ import reflex as rx
 from ..settings import MAX_MESSAGE_CHARS
 from ..state.chat import COMPOSER_ID, ChatState
 from ..state.live import LiveReply
+from ..state.model_info import ModelInfo
 
 
 def composer() -> rx.Component:
@@ -46,6 +47,13 @@ def composer() -> rx.Component:
             ),
             on_submit=ChatState.send,
             class_name="composer",
+        ),
+        rx.text(
+            "Replies by ",
+            rx.el.span(ModelInfo.label, custom_attrs={"data-testid": "model-name"}),
+            size="1",
+            color_scheme="gray",
+            class_name="model-note",
         ),
         class_name="composer-wrap",
     )

@@ -86,6 +86,17 @@ async def test_the_model_gets_the_system_prompt_and_the_history(model):
         {"role": "system", "content": "Be brief."},
         {"role": "user", "content": "history please"},
     ]
+    assert "max_tokens" not in body and "stop" not in body
+
+
+async def test_a_reply_length_limit_and_stop_sequences_reach_the_model(model):
+    model.on("limits", Reply(chunks=["ok"]))
+    _, reply = exchange("limits please")
+
+    await run_reply(reply, settings_for(model, max_tokens=320, stop=("<end_of_turn>",)))
+
+    body = model.request_for("limits").body
+    assert body["max_tokens"] == 320 and body["stop"] == ["<end_of_turn>"]
 
 
 async def test_streaming_reply_is_checkpointed_so_a_reload_reads_the_text_so_far(model):

@@ -1,0 +1,143 @@
+"""`make run` on a machine with no model configured: the bundled local model (llama.cpp's
+server with Gemma 3 270M) starts, a reply from it streams into the page and completes, and
+the model server stops when `make run` does.
+
+This is the real model, not the scripted one: the test checks that a non-empty reply
+streams and is saved, never what it says.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+import reflex as rx
+from playwright.sync_api import expect, sync_playwright
+
+from chatstream.local_model import MODEL_ALIAS, endpoint_configured
+from chatstream.models import Message
+from tests.conftest import ROOT
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, last_reply, register, send
+
+STARTED = re.compile(r"starting the local model \(.*\) on http://127\.0\.0\.1:(\d+)/v1")
+WATCH_STREAM = """() => {
+  window.__streamed = [];
+  new MutationObserver(() => {
+    const live = document.querySelector('[data-testid="message"][data-status="streaming"]');
+    const text = live?.querySelector('[data-testid="message-content"]')?.innerText.trim();
+    if (text && window.__streamed.at(-1) !== text) window.__streamed.push(text);
+  }).observe(document.body, {subtree: true, childList: true, characterData: true});
+}"""
+"""Every distinct text the streaming reply showed, while it streamed (installed before the
+send: a tiny model may finish a short reply in a fraction of a second)."""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def answers(url: str) -> bool:
+    try:
+        urllib.request.urlopen(url, timeout=2)
+        return True
+    except OSError:
+        return False
+
+
+class MakeRun:
+    """`make run` in a process group of its own, as a person starts it in a terminal."""
+
+    def __init__(self, log: Path) -> None:
+        self.frontend_port, self.backend_port = free_port(), free_port()
+        self.log = log
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "MAKE"))}
+        with log.open("wb") as out:
+            self.process = subprocess.Popen(
+                ["make", "run", f"FRONTEND_PORT={self.frontend_port}",
+                 f"BACKEND_PORT={self.backend_port}"],
+                cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )  # fmt: skip
+
+    @property
+    def url(self) -> str:
+        return f"http://localhost:{self.frontend_port}"
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def wait_until_serving(self, timeout: float = 600) -> None:
+        deadline = time.monotonic() + timeout
+        while not (answers(f"http://127.0.0.1:{self.backend_port}/ping") and answers(self.url)):
+            assert self.process.poll() is None, f"make run exited:\n{self.output()[-3000:]}"
+            assert time.monotonic() < deadline, f"not serving:\n{self.output()[-3000:]}"
+            time.sleep(0.5)
+
+    def model_port(self) -> int:
+        found = STARTED.search(self.output())
+        assert found, f"make run did not start the local model:\n{self.output()[-3000:]}"
+        return int(found.group(1))
+
+    def interrupt(self) -> int:
+        """Ctrl+C in the terminal: SIGINT to the whole foreground process group."""
+        os.killpg(self.process.pid, signal.SIGINT)
+        try:
+            return self.process.wait(60)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            raise
+
+
+@pytest.fixture
+def make_run(tmp_path):
+    assert not endpoint_configured(), (
+        "a model endpoint is configured (environment or .env): this test checks the default"
+    )
+    run = MakeRun(tmp_path / "make-run.log")
+    yield run
+    if run.process.poll() is None:
+        os.killpg(run.process.pid, signal.SIGKILL)
+        run.process.wait()
+
+
+def test_make_run_with_no_endpoint_streams_a_reply_from_the_bundled_model(make_run):
+    make_run.wait_until_serving()
+    model_port = make_run.model_port()
+    with urllib.request.urlopen(f"http://127.0.0.1:{model_port}/v1/models") as response:
+        assert MODEL_ALIAS in response.read().decode()
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_context(base_url=make_run.url).new_page()
+        page.set_default_timeout(60_000)
+        register(page, timeout=120_000)
+        expect(page.get_by_test_id("model-name")).to_contain_text("Gemma 3 270M")
+        expect(page.get_by_test_id("model-name")).to_contain_text("local")
+
+        page.evaluate(WATCH_STREAM)
+        send(page, "Give me three tips for learning Python.")
+        reply = last_reply(page)
+        expect(reply).to_have_attribute("data-status", "complete", timeout=180_000)
+        final = reply.get_by_test_id("message-content").inner_text().strip()
+        streamed = page.evaluate("window.__streamed")
+        browser.close()
+
+    assert final, "the local model's reply is empty"
+    assert streamed, "no text was seen while the reply streamed"
+    assert all(final.startswith(text) for text in streamed), (streamed, final)
+    with rx.session() as session:
+        saved = session.query(Message).filter(Message.role == "assistant").all()[-1]
+        assert (saved.status, saved.streaming, saved.model) == ("complete", False, MODEL_ALIAS)
+        assert saved.content.strip()
+
+    assert make_run.interrupt() is not None
+    assert not answers(f"http://127.0.0.1:{model_port}/v1/models"), "the model server still runs"
