@@ -38,7 +38,6 @@ def _header() -> rx.Component:
                 ChatState.not_found, "", rx.cond(ChatState.title != "", ChatState.title, "New chat")
             ),
             weight="medium",
-            trim="both",
             class_name="chat-title",
         ),
         class_name="chat-header",
