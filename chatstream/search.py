@@ -1,0 +1,147 @@
+"""Search the signed-in user's chats by title and message text, in the database's own
+full-text index (migration 0003_search): FTS5 on SQLite, tsvector GIN indexes on PostgreSQL.
+
+What the user types is never SQL nor FTS syntax: it is cut into words (letters and digits),
+every word must match, the last one as a prefix (it may still be being typed), and the
+words go to the database as bound parameters.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+import sqlalchemy as sa
+from sqlmodel import Session
+
+START, STOP = "\x02", "\x03"
+"""Markers around a matched word in a snippet; `segments` turns them into (text, hit) pairs."""
+
+INDEX_NAMES = frozenset({"message_fts", "chat_fts", "ix_message_search", "ix_chat_search"})
+
+
+def is_index_object(name: str | None) -> bool:
+    """Whether a table or index is the search index of 0003_search (FTS5 tables and their
+    shadow tables, GIN indexes): unknown to the models, left out of autogenerate."""
+    return bool(name) and (name in INDEX_NAMES or name.startswith(("message_fts_", "chat_fts_")))
+
+
+MAX_TERMS = 8
+MAX_RESULTS = 30
+SNIPPET_WORDS = 14
+_WORD = re.compile(r"[^\W_]+")
+
+
+@dataclasses.dataclass
+class SearchHit:
+    chat_id: str
+    title: str
+    message_id: str
+    """The public id of the best matching message; "" when only the title matched."""
+    snippet: str
+    """Text with START/STOP around the matched words (the title itself when only it matched)."""
+
+
+def terms(query: str) -> list[str]:
+    """The words of a query, lower-cased, at most MAX_TERMS of them."""
+    return [w.lower() for w in _WORD.findall(query)][:MAX_TERMS]
+
+
+def segments(snippet: str) -> list[tuple[str, bool]]:
+    """A marked snippet as (text, is a match) pairs, for rendering without any HTML."""
+    parts = re.split(f"({START}.*?{STOP})", snippet)
+    return [
+        (p.strip(START + STOP), p.startswith(START)) for p in parts if p.strip(START + STOP) != ""
+    ]
+
+
+def search_chats(*, session: Session, owner_id: int, query: str) -> list[SearchHit]:
+    """The owner's chats whose title or a message matches every word, newest chat first."""
+    words = terms(query)
+    if not words:
+        return []
+    if session.get_bind().dialect.name == "sqlite":
+        title_rows, message_rows = _sqlite(session, owner_id, words)
+    else:
+        title_rows, message_rows = _postgres(session, owner_id, words)
+    hits: dict[str, tuple[object, SearchHit]] = {}
+    for chat_id, title, updated_at, message_id, snippet in message_rows:
+        if chat_id not in hits:  # rows come best match first
+            hits[chat_id] = (updated_at, SearchHit(chat_id, title, message_id, snippet))
+    for chat_id, title, updated_at, marked in title_rows:
+        if chat_id in hits:
+            hits[chat_id][1].title = title
+        else:
+            hits[chat_id] = (updated_at, SearchHit(chat_id, title, "", marked))
+    ordered = sorted(hits.values(), key=lambda pair: pair[0], reverse=True)
+    return [hit for _, hit in ordered[:MAX_RESULTS]]
+
+
+def _sqlite(session: Session, owner_id: int, words: list[str]):
+    # Each word a quoted FTS5 string (no operator can get in), the last one a prefix.
+    match = " ".join(f'"{w}"' for w in words) + "*"
+    params = {"match": match, "owner": owner_id, "start": START, "stop": STOP}
+    titles = session.execute(
+        sa.text(
+            "SELECT c.public_id, c.title, c.updated_at,"
+            " highlight(chat_fts, 0, :start, :stop)"
+            " FROM chat_fts JOIN chat c ON c.id = chat_fts.rowid"
+            " WHERE chat_fts MATCH :match AND c.owner_id = :owner"
+            " ORDER BY c.updated_at DESC LIMIT :limit"
+        ),
+        {**params, "limit": MAX_RESULTS},
+    ).all()
+    messages = session.execute(
+        sa.text(
+            "SELECT c.public_id, c.title, c.updated_at, m.public_id,"
+            " snippet(message_fts, 0, :start, :stop, '…', :words)"
+            " FROM message_fts JOIN message m ON m.id = message_fts.rowid"
+            " JOIN chat c ON c.id = m.chat_id"
+            " WHERE message_fts MATCH :match AND c.owner_id = :owner"
+            " ORDER BY message_fts.rank LIMIT :limit"
+        ),
+        {**params, "words": SNIPPET_WORDS, "limit": MAX_RESULTS * 10},
+    ).all()
+    return titles, messages
+
+
+_TSQUERY = (
+    "(SELECT plainto_tsquery('simple', :whole) && to_tsquery('simple', :prefix) AS q) AS query"
+)
+
+
+def _postgres(session: Session, owner_id: int, words: list[str]):
+    # Whole words through plainto_tsquery; the last word as a prefix query. The word is
+    # letters and digits only, quoted as a tsquery lexeme, so it cannot carry operators.
+    params = {
+        "whole": " ".join(words[:-1]),
+        "prefix": f"'{words[-1]}':*",
+        "owner": owner_id,
+        "options": (
+            f"StartSel={START}, StopSel={STOP}, MaxWords={SNIPPET_WORDS}, MinWords=5,"
+            " MaxFragments=1, FragmentDelimiter=…"
+        ),
+    }
+    titles = session.execute(
+        sa.text(
+            "SELECT c.public_id, c.title, c.updated_at,"
+            " ts_headline('simple', c.title, q, 'StartSel=' || :start || ', StopSel=' || :stop"
+            " || ', HighlightAll=true')"
+            f" FROM chat c, {_TSQUERY}"
+            " WHERE c.owner_id = :owner AND to_tsvector('simple'::regconfig, c.title) @@ q"
+            " ORDER BY c.updated_at DESC LIMIT :limit"
+        ),
+        {**params, "start": START, "stop": STOP, "limit": MAX_RESULTS},
+    ).all()
+    messages = session.execute(
+        sa.text(
+            "SELECT c.public_id, c.title, c.updated_at, m.public_id,"
+            " ts_headline('simple', m.content, q, :options)"
+            f" FROM message m JOIN chat c ON c.id = m.chat_id, {_TSQUERY}"
+            " WHERE c.owner_id = :owner AND to_tsvector('simple'::regconfig, m.content) @@ q"
+            " ORDER BY ts_rank(to_tsvector('simple'::regconfig, m.content), q) DESC, m.id"
+            " LIMIT :limit"
+        ),
+        {**params, "limit": MAX_RESULTS * 10},
+    ).all()
+    return titles, messages
