@@ -32,11 +32,35 @@
     toBottom(scroller(), true);
   });
 
+  // A search result opens its chat at the matched message (/chat/<id>?m=<message id>):
+  // scrolled to it and briefly highlighted, once it is on the page, instead of the bottom.
+  let shownMatch = "";
+  const showMatch = () => {
+    const id = new URLSearchParams(location.search).get("m");
+    if (!id || location.href === shownMatch) return false;
+    const target = document.querySelector(`[data-testid="message"][data-message-id="${CSS.escape(id)}"]`);
+    if (!target) return true;  // the chat is still loading: do not scroll it meanwhile
+    shownMatch = location.href;
+    follow = false;
+    target.scrollIntoView({ block: "center" });
+    target.classList.remove("search-match");
+    void target.offsetWidth;  // restart the highlight if it was shown before
+    target.classList.add("search-match");
+    target.dataset.searchMatch = "true";
+    return true;
+  };
+
+  document.addEventListener("keydown", (event) => {
+    if (event.key !== "Escape" || event.target.dataset?.testid !== "search-input") return;
+    document.querySelector('[data-testid="search-clear"]')?.click();
+  });
+
   let lastPath = location.pathname;
   new MutationObserver(() => {
     const el = scroller();
     if (!el) return;
     if (location.pathname !== lastPath) { lastPath = location.pathname; follow = true; }
+    if (showMatch()) return;
     if (follow) toBottom(el, false);
     el.classList.toggle("scrolled-up", !follow && !atBottom(el));
   }).observe(document.documentElement, { childList: true, subtree: true, characterData: true });

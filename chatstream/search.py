@@ -36,10 +36,11 @@ _WORD = re.compile(r"[^\W_]+")
 class SearchHit:
     chat_id: str
     title: str
+    """With START/STOP around the matched words when the title matched."""
     message_id: str
     """The public id of the best matching message; "" when only the title matched."""
     snippet: str
-    """Text with START/STOP around the matched words (the title itself when only it matched)."""
+    """The message's text around the match, START/STOP around the matched words; or ""."""
 
 
 def terms(query: str) -> list[str]:
@@ -68,11 +69,11 @@ def search_chats(*, session: Session, owner_id: int, query: str) -> list[SearchH
     for chat_id, title, updated_at, message_id, snippet in message_rows:
         if chat_id not in hits:  # rows come best match first
             hits[chat_id] = (updated_at, SearchHit(chat_id, title, message_id, snippet))
-    for chat_id, title, updated_at, marked in title_rows:
+    for chat_id, _title, updated_at, marked in title_rows:
         if chat_id in hits:
-            hits[chat_id][1].title = title
+            hits[chat_id][1].title = marked
         else:
-            hits[chat_id] = (updated_at, SearchHit(chat_id, title, "", marked))
+            hits[chat_id] = (updated_at, SearchHit(chat_id, marked, "", ""))
     ordered = sorted(hits.values(), key=lambda pair: pair[0], reverse=True)
     return [hit for _, hit in ordered[:MAX_RESULTS]]
 

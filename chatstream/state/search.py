@@ -1,0 +1,57 @@
+"""Search box of the sidebar: the signed-in user's chats matching what is typed."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import reflex as rx
+
+from .. import search
+from .session import current_user_id
+
+
+@dataclasses.dataclass
+class Segment:
+    text: str
+    hit: bool
+
+
+@dataclasses.dataclass
+class SearchResult:
+    href: str
+    """The chat, at the matched message (`?m=<public id>`, read by assets/chatstream.js)."""
+    title: list[Segment]
+    snippet: list[Segment]
+
+    @classmethod
+    def of(cls, hit: search.SearchHit) -> SearchResult:
+        href = f"/chat/{hit.chat_id}" + (f"?m={hit.message_id}" if hit.message_id else "")
+        return cls(
+            href=href,
+            title=[Segment(t, h) for t, h in search.segments(hit.title)],
+            snippet=[Segment(t, h) for t, h in search.segments(hit.snippet)],
+        )
+
+
+class SearchState(rx.State):
+    query: str = ""
+    results: list[SearchResult] = []
+
+    @rx.var
+    def active(self) -> bool:
+        return bool(search.terms(self.query))
+
+    @rx.event
+    async def set_query(self, value: str):
+        self.query = value[:200]
+        user_id = await current_user_id(self)
+        if user_id is None or not search.terms(self.query):
+            self.results = []
+            return
+        with rx.session() as session:
+            hits = search.search_chats(session=session, owner_id=user_id, query=self.query)
+        self.results = [SearchResult.of(hit) for hit in hits]
+
+    @rx.event
+    def clear(self):
+        self.query, self.results = "", []
