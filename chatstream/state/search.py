@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from urllib.parse import urlencode
 
 import reflex as rx
 
@@ -19,13 +20,16 @@ class Segment:
 @dataclasses.dataclass
 class SearchResult:
     href: str
-    """The chat, at the matched message (`?m=<public id>`, read by assets/chatstream.js)."""
+    """The chat, at the matched message: `?m=<public id>&q=<words>`, which
+    assets/chatstream.js reads to scroll to the words in that message and highlight them."""
     title: list[Segment]
     snippet: list[Segment]
 
     @classmethod
-    def of(cls, hit: search.SearchHit) -> SearchResult:
-        href = f"/chat/{hit.chat_id}" + (f"?m={hit.message_id}" if hit.message_id else "")
+    def of(cls, hit: search.SearchHit, words: list[str]) -> SearchResult:
+        href = f"/chat/{hit.chat_id}"
+        if hit.message_id:
+            href += "?" + urlencode({"m": hit.message_id, "q": " ".join(words)})
         return cls(
             href=href,
             title=[Segment(t, h) for t, h in search.segments(hit.title)],
@@ -50,7 +54,8 @@ class SearchState(rx.State):
             return
         with rx.session() as session:
             hits = search.search_chats(session=session, owner_id=user_id, query=self.query)
-        self.results = [SearchResult.of(hit) for hit in hits]
+        words = search.terms(self.query)
+        self.results = [SearchResult.of(hit, words) for hit in hits]
 
     @rx.event
     def clear(self):
