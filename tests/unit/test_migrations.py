@@ -8,7 +8,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 import chatstream.models  # noqa: F401
-from chatstream.search import is_index_object
+from chatstream.search import is_index_object, search_chats
 from tests.conftest import ROOT
 from tests.services import fresh_postgres_database
 
@@ -80,3 +80,42 @@ def test_importing_the_app_creates_no_tables(tmp_path, monkeypatch):
     ]
     source = "\n".join(p.read_text() for p in (ROOT / "chatstream").rglob("*.py"))
     assert "create_all" not in source
+
+
+def test_the_search_migration_indexes_the_rows_already_there(tmp_path):
+    from alembic import command
+
+    url = f"sqlite:///{tmp_path / 'search.db'}"
+    config = Config(str(ROOT / "alembic.ini"))
+    config.set_main_option("sqlalchemy.url", url)
+    command.upgrade(config, "0002_message_streaming")
+    engine = sa.create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text(
+                "insert into localuser (id, username, password_hash, enabled) values (1, 'a', '', 1);"
+            )
+        )
+        connection.execute(
+            sa.text(
+                "insert into chat (id, public_id, owner_id, title, created_at, updated_at)"
+                " values (1, 'c1', 1, 'Old gazpacho chat', '2026-01-01', '2026-01-01')"
+            )
+        )
+        connection.execute(
+            sa.text(
+                "insert into message (public_id, chat_id, role, content, status, created_at,"
+                " updated_at) values ('m1', 1, 'assistant', 'an old marmalade reply', 'complete',"
+                " '2026-01-01', '2026-01-01')"
+            )
+        )
+    command.upgrade(config, "head")
+    with sqlmodel.Session(engine) as session:
+        assert [h.chat_id for h in search_chats(session=session, owner_id=1, query="gazpacho")] == [
+            "c1"
+        ]
+        [hit] = search_chats(session=session, owner_id=1, query="marmalade")
+        assert hit.message_id == "m1"
+    command.downgrade(config, "0002_message_streaming")
+    assert "message_fts" not in sa.inspect(engine).get_table_names()
+    engine.dispose()
