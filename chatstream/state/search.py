@@ -30,10 +30,13 @@ class SearchResult:
         href = f"/chat/{hit.chat_id}"
         if hit.message_id:
             href += "?" + urlencode({"m": hit.message_id, "q": " ".join(words)})
+        title, snippet = search.segments(hit.title), search.segments(hit.snippet)
+        if "".join(t for t, _ in snippet) == "".join(t for t, _ in title):
+            snippet = []  # the first message, which the title was made from: said once
         return cls(
             href=href,
-            title=[Segment(t, h) for t, h in search.segments(hit.title)],
-            snippet=[Segment(t, h) for t, h in search.segments(hit.snippet)],
+            title=[Segment(t, h) for t, h in title],
+            snippet=[Segment(t, h) for t, h in snippet],
         )
 
 
