@@ -51,13 +51,16 @@ class SearchState(rx.State):
     @rx.event
     async def set_query(self, value: str):
         self.query = value[:200]
-        user_id = await current_user_id(self)
-        if user_id is None or not search.terms(self.query):
+        self.run(await current_user_id(self))
+
+    def run(self, user_id: int | None) -> None:
+        """(Re)compute the results: as the query changes, and when the chats change under it."""
+        words = search.terms(self.query)
+        if user_id is None or not words:
             self.results = []
             return
         with rx.session() as session:
             hits = search.search_chats(session=session, owner_id=user_id, query=self.query)
-        words = search.terms(self.query)
         self.results = [SearchResult.of(hit, words) for hit in hits]
 
     @rx.event

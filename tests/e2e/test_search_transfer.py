@@ -119,6 +119,16 @@ def test_no_match_shows_a_message_and_escape_or_the_cross_clears_the_search(page
     expect(page.get_by_test_id("chat-link")).to_have_count(1)
 
 
+def test_results_follow_the_chats_while_a_search_is_shown(page, model):
+    register(page)
+    start_chat(page, "first words")
+    expect(search(page, "wombat")).to_have_count(0)
+
+    exchange(page, "now a wombat appears")
+    expect(page.get_by_test_id("search-result")).to_have_count(1)
+    expect(page.locator(".search-snippet mark")).to_have_text(["wombat"])
+
+
 def test_another_users_chats_are_never_found(pages, model):
     alice, bob = pages.new(), pages.new()
     register(alice)
