@@ -9,7 +9,15 @@ from reflex_local_auth import LocalUser
 from sqlmodel import select
 
 from chatstream import repository
-from tests.e2e.conftest import chat_url, last_reply, new_chat, register, send, user_texts
+from tests.e2e.conftest import (
+    chat_url,
+    last_reply,
+    new_chat,
+    register,
+    send,
+    user_texts,
+    wait_for,
+)
 from tests.fake_openai import Reply, words
 
 LONG = "\n\n".join(f"Paragraph {i} of a long answer that fills the screen." for i in range(30))
@@ -164,6 +172,21 @@ def test_export_json_then_import_gives_a_new_chat_with_the_same_messages(page, m
     assert title_a == title_b == "format this"
     assert copy == source and len(copy) == 4
     assert imported_url != page.get_by_test_id("chat-link").nth(1).get_attribute("href")
+
+
+def test_a_streaming_reply_exports_the_text_saved_so_far(page, model):
+    model.on("keep writing", Reply(chunks=["saved ", "so ", "far"], delay=0.6, hang_after=3))
+    username = register(page)
+    send(page, "keep writing")
+    expect(last_reply(page)).to_contain_text("saved so far")
+    wait_for(lambda: owned_chats(username)[0][1][-1][1] != "")  # a checkpoint was saved
+
+    [message] = json.loads(download(page, "export-json").path().read_bytes())["messages"][1:]
+    [(_, [_, saved])] = owned_chats(username)
+    assert (message["status"], message["content"]) == ("streaming", saved[1])
+    assert "saved so far".startswith(saved[1])
+    page.get_by_test_id("stop").click()
+    expect(last_reply(page)).to_have_attribute("data-status", "stopped")
 
 
 def test_export_markdown_downloads_a_readable_transcript(page, model):
