@@ -127,6 +127,18 @@ def test_no_match_shows_a_message_and_escape_or_the_cross_clears_the_search(page
     expect(page.get_by_test_id("chat-link")).to_have_count(1)
 
 
+def test_markup_in_a_result_shows_as_text(page, model):
+    register(page)
+    start_chat(page, '<b>bold</b> zebra <img src=x onerror="window.pwned=1">')
+
+    results = search(page, "zebra")
+    expect(results.locator(".search-title")).to_have_text(
+        ['<b>bold</b> zebra <img src=x onerror="window.pwned=1">']
+    )
+    expect(results.locator("b, img")).to_have_count(0)
+    assert page.evaluate("window.pwned") is None
+
+
 def test_results_follow_the_chats_while_a_search_is_shown(page, model):
     register(page)
     start_chat(page, "first words")

@@ -138,3 +138,22 @@ def test_blank_and_punctuation_only_queries_find_nothing():
     alice = make_user()
     _exchange(make_chat(alice, "t"), "q", "anything")
     assert _find(alice, "") == _find(alice, "  ") == _find(alice, "*:&|") == []
+
+
+def test_a_result_links_to_the_matched_message_with_the_words():
+    from chatstream.state.search import SearchResult
+
+    hit = search.SearchHit("c1", "Hello \x02world\x03", "m1", "say \x02world\x03 again")
+    result = SearchResult.of(hit, ["world", "x&y"])
+    assert result.href == "/chat/c1?m=m1&q=world+x%26y"
+    assert [(s.text, s.hit) for s in result.snippet] == [
+        ("say ", False),
+        ("world", True),
+        (" again", False),
+    ]
+    title_only = SearchResult.of(search.SearchHit("c1", "\x02Hello\x03", "", ""), ["hello"])
+    assert (title_only.href, title_only.snippet) == ("/chat/c1", [])
+    same = SearchResult.of(
+        search.SearchHit("c1", "Hi \x02you\x03", "m1", "Hi \x02you\x03"), ["you"]
+    )
+    assert same.snippet == []  # the first message the title was made from is said once
