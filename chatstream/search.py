@@ -12,6 +12,9 @@ import dataclasses
 import re
 
 import sqlalchemy as sa
+from alembic.autogenerate import comparators
+from alembic.operations import ops as alembic_ops
+from alembic.util.langhelpers import DispatchPriority
 from sqlmodel import Session
 
 START, STOP = "\x02", "\x03"
@@ -25,6 +28,23 @@ def is_index_object(name: str | None) -> bool:
     shadow tables, GIN indexes): unknown to the models, left out of autogenerate."""
     return bool(name) and (name in INDEX_NAMES or name.startswith(("message_fts_", "chat_fts_")))
 
+
+def _leave_the_index_alone(autogen_context, upgrade_ops) -> None:
+    """Autogenerate (Reflex's schema check at start-up, `reflex db makemigrations`) does not
+    read alembic/env.py's filter: drop the index's tables and indexes from what it proposes."""
+    kept = []
+    for op in upgrade_ops.ops:
+        if isinstance(op, alembic_ops.ModifyTableOps):
+            op.ops = [o for o in op.ops if not is_index_object(getattr(o, "index_name", None))]
+            if not op.ops:
+                continue
+        elif is_index_object(getattr(op, "table_name", None)):
+            continue
+        kept.append(op)
+    upgrade_ops.ops[:] = kept
+
+
+comparators.dispatch_for("autogenerate", priority=DispatchPriority.LAST)(_leave_the_index_alone)
 
 MAX_TERMS = 8
 MAX_RESULTS = 30

@@ -119,3 +119,27 @@ def test_the_search_migration_indexes_the_rows_already_there(tmp_path):
     command.downgrade(config, "0002_message_streaming")
     assert "message_fts" not in sa.inspect(engine).get_table_names()
     engine.dispose()
+
+
+def _reflex_finds_no_schema_change(url: str) -> None:
+    """What Reflex checks at start-up and `reflex db makemigrations` writes: no change, so
+    neither an error in the log nor a migration that drops the search index."""
+    from reflex import model
+
+    _upgrade(url)
+    engine = sa.create_engine(url)
+    with engine.connect() as connection:
+        assert (
+            model.alembic_autogenerate(connection=connection, write_migration_scripts=False)
+            is False
+        )
+    engine.dispose()
+
+
+def test_reflex_autogenerate_leaves_the_search_index_alone_on_sqlite(tmp_path):
+    _reflex_finds_no_schema_change(f"sqlite:///{tmp_path / 'reflex.db'}")
+
+
+def test_reflex_autogenerate_leaves_the_search_index_alone_on_postgresql():
+    with fresh_postgres_database("chatstream_autogenerate") as url:
+        _reflex_finds_no_schema_change(url)
