@@ -154,15 +154,19 @@ def _postgres(session: Session, owner_id: int, words: list[str]):
         ),
         {**params, "start": START, "stop": STOP, "limit": MAX_RESULTS},
     ).all()
+    # The best message of each chat first, then one ts_headline per chat (it re-parses the text).
     messages = session.execute(
         sa.text(
-            "SELECT c.public_id, c.title, c.updated_at, m.public_id,"
-            " ts_headline('simple', m.content, q, :options)"
+            "SELECT best.chat_id, best.title, best.updated_at, best.message_id,"
+            " ts_headline('simple', best.content, q, :options)"
+            " FROM (SELECT DISTINCT ON (c.id) c.public_id AS chat_id, c.title, c.updated_at,"
+            " m.public_id AS message_id, m.content"
             f" FROM message m JOIN chat c ON c.id = m.chat_id, {_TSQUERY}"
             " WHERE c.owner_id = :owner AND to_tsvector('simple'::regconfig, m.content) @@ q"
-            " ORDER BY ts_rank(to_tsvector('simple'::regconfig, m.content), q) DESC, m.id"
-            " LIMIT :limit"
+            " ORDER BY c.id, ts_rank(to_tsvector('simple'::regconfig, m.content), q) DESC, m.id"
+            f") AS best, {_TSQUERY}"
+            " ORDER BY best.updated_at DESC LIMIT :limit"
         ),
-        {**params, "limit": MAX_RESULTS * 10},
+        {**params, "limit": MAX_RESULTS},
     ).all()
     return titles, messages

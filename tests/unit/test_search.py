@@ -157,3 +157,14 @@ def test_a_result_links_to_the_matched_message_with_the_words():
         search.SearchHit("c1", "Hi \x02you\x03", "m1", "Hi \x02you\x03"), ["you"]
     )
     assert same.snippet == []  # the first message the title was made from is said once
+
+
+def test_one_result_per_chat_newest_chat_first_at_its_best_message():
+    alice = make_user()
+    older, newer = make_chat(alice, "older"), make_chat(alice, "newer")
+    _exchange(older, "q", "penguin")
+    _exchange(newer, "penguin facts", "a penguin, a penguin and a penguin")
+    _exchange(newer, "more", "something else")
+    hits = _find(alice, "penguin")
+    assert [h.chat_id for h in hits] == [newer.public_id, older.public_id]
+    assert hits[0].snippet.count(search.START) >= 1
