@@ -23,6 +23,11 @@ import sqlmodel  # noqa: E402
 from reflex.config import get_config  # noqa: E402
 
 import chatstream.models  # noqa: E402,F401
+from chatstream.search import is_index_object  # noqa: E402
+
+
+def include_name(name, type_, parent_names) -> bool:
+    return not is_index_object(name)  # the search index is 0003_search's, not the models'
 
 target_metadata = sqlmodel.SQLModel.metadata
 if config.get_main_option("sqlalchemy.url", "").startswith("driver://"):
@@ -73,7 +78,7 @@ def run_migrations_online() -> None:
 
     with connectable.connect() as connection:
         context.configure(
-            connection=connection, target_metadata=target_metadata
+            connection=connection, target_metadata=target_metadata, include_name=include_name
         )
 
         with context.begin_transaction():

@@ -240,3 +240,18 @@ def interrupt_orphans(
         )
     session.commit()
     return ended
+
+
+def import_chat(
+    *, session: Session, owner_id: int, title: str, messages: Iterable[Mapping[str, object]]
+) -> Chat:
+    """A new chat with these messages (role, content, status, model, created_at), in one
+    transaction: a failure creates nothing. None of them streams."""
+    chat = Chat(owner_id=owner_id, title=" ".join(title.split())[:200] or "Imported chat")
+    session.add(chat)
+    session.flush()
+    for fields in messages:
+        session.add(Message(chat_id=chat.id, **{**fields, "streaming": False}))
+    session.commit()
+    session.refresh(chat)
+    return chat

@@ -3,8 +3,11 @@
 import reflex as rx
 
 from ..state.chat import ChatState
+from ..state.search import SearchState
 from ..state.sidebar import SidebarState
 from ..state.views import ChatLink
+from .search import search_box, search_results
+from .transfer import import_button
 
 
 def _action(icon: str, label: str, testid: str, on_click) -> rx.Component:
@@ -110,7 +113,13 @@ def sidebar() -> rx.Component:
             href="/",
             width="100%",
         ),
-        rx.el.div(rx.foreach(SidebarState.chats, _chat_entry), class_name="chat-list"),
+        search_box(),
+        rx.cond(
+            SearchState.active,
+            search_results(),
+            rx.el.div(rx.foreach(SidebarState.chats, _chat_entry), class_name="chat-list"),
+        ),
+        import_button(),
         rx.hstack(
             rx.icon("circle-user", size=18),
             rx.text(SidebarState.username, size="2", weight="medium", trim="both", flex="1"),

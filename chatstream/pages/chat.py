@@ -6,6 +6,7 @@ import reflex_local_auth
 from ..components.composer import composer
 from ..components.messages import conversation
 from ..components.sidebar import sidebar
+from ..components.transfer import chat_menu
 from ..state.chat import ChatState
 from ..state.sidebar import SidebarState
 
@@ -40,6 +41,7 @@ def _header() -> rx.Component:
             weight="medium",
             class_name="chat-title",
         ),
+        chat_menu(),
         class_name="chat-header",
     )
 

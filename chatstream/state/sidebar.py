@@ -7,6 +7,7 @@ from reflex_local_auth import LocalAuthState
 
 from .. import jobs, repository
 from .chat import ChatState
+from .search import SearchState
 from .session import current_user_id
 from .views import ChatLink
 
@@ -33,6 +34,7 @@ class SidebarState(rx.State):
             self.chats = [
                 ChatLink.of(c) for c in repository.list_chats(session=session, owner_id=user_id)
             ]
+        (await self.get_state(SearchState)).run(user_id)  # a search shown follows the chats too
 
     @rx.event
     def toggle(self):
@@ -98,5 +100,7 @@ class SidebarState(rx.State):
         auth = await self.get_state(LocalAuthState)
         auth.do_logout()
         self.chats = []
+        search = await self.get_state(SearchState)
+        search.query, search.results = "", []
         self.username = ""
         return rx.redirect("/login")

@@ -8,6 +8,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 import chatstream.models  # noqa: F401
+from chatstream.search import is_index_object, search_chats
 from tests.conftest import ROOT
 from tests.services import fresh_postgres_database
 
@@ -24,10 +25,14 @@ def _assert_at_head_matching_the_models(url: str) -> None:
     _upgrade(url)
     engine = sa.create_engine(url)
     with engine.connect() as connection:
-        context = MigrationContext.configure(connection)
+        context = MigrationContext.configure(connection, opts={"include_name": _include_name})
         assert context.get_current_revision() == _head()
         assert compare_metadata(context, sqlmodel.SQLModel.metadata) == []
     engine.dispose()
+
+
+def _include_name(name, type_, parent_names) -> bool:
+    return not is_index_object(name)  # as alembic/env.py: the search index is the migration's
 
 
 def _head() -> str:
@@ -71,6 +76,70 @@ def test_importing_the_app_creates_no_tables(tmp_path, monkeypatch):
     assert [r.revision for r in script.walk_revisions()][::-1] == [
         "0001_initial",
         "0002_message_streaming",
+        "0003_search",
     ]
     source = "\n".join(p.read_text() for p in (ROOT / "chatstream").rglob("*.py"))
     assert "create_all" not in source
+
+
+def test_the_search_migration_indexes_the_rows_already_there(tmp_path):
+    from alembic import command
+
+    url = f"sqlite:///{tmp_path / 'search.db'}"
+    config = Config(str(ROOT / "alembic.ini"))
+    config.set_main_option("sqlalchemy.url", url)
+    command.upgrade(config, "0002_message_streaming")
+    engine = sa.create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text(
+                "insert into localuser (id, username, password_hash, enabled) values (1, 'a', '', 1);"
+            )
+        )
+        connection.execute(
+            sa.text(
+                "insert into chat (id, public_id, owner_id, title, created_at, updated_at)"
+                " values (1, 'c1', 1, 'Old gazpacho chat', '2026-01-01', '2026-01-01')"
+            )
+        )
+        connection.execute(
+            sa.text(
+                "insert into message (public_id, chat_id, role, content, status, created_at,"
+                " updated_at) values ('m1', 1, 'assistant', 'an old marmalade reply', 'complete',"
+                " '2026-01-01', '2026-01-01')"
+            )
+        )
+    command.upgrade(config, "head")
+    with sqlmodel.Session(engine) as session:
+        assert [h.chat_id for h in search_chats(session=session, owner_id=1, query="gazpacho")] == [
+            "c1"
+        ]
+        [hit] = search_chats(session=session, owner_id=1, query="marmalade")
+        assert hit.message_id == "m1"
+    command.downgrade(config, "0002_message_streaming")
+    assert "message_fts" not in sa.inspect(engine).get_table_names()
+    engine.dispose()
+
+
+def _reflex_finds_no_schema_change(url: str) -> None:
+    """What Reflex checks at start-up and `reflex db makemigrations` writes: no change, so
+    neither an error in the log nor a migration that drops the search index."""
+    from reflex import model
+
+    _upgrade(url)
+    engine = sa.create_engine(url)
+    with engine.connect() as connection:
+        assert (
+            model.alembic_autogenerate(connection=connection, write_migration_scripts=False)
+            is False
+        )
+    engine.dispose()
+
+
+def test_reflex_autogenerate_leaves_the_search_index_alone_on_sqlite(tmp_path):
+    _reflex_finds_no_schema_change(f"sqlite:///{tmp_path / 'reflex.db'}")
+
+
+def test_reflex_autogenerate_leaves_the_search_index_alone_on_postgresql():
+    with fresh_postgres_database("chatstream_autogenerate") as url:
+        _reflex_finds_no_schema_change(url)

@@ -1,0 +1,96 @@
+"""Export the open chat (Markdown, JSON) and import a chat from an exported JSON file."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime
+
+import reflex as rx
+
+from .. import repository, transfer
+from ..models import Message
+from .chat import CHAT_ROUTE_PREFIX, ChatState
+from .session import current_user_id
+
+IMPORT_UPLOAD_ID = "import-chat"
+
+
+def _exported(message: Message) -> transfer.ExportedMessage:
+    created = message.created_at
+    if created.tzinfo is None:  # SQLite gives back naive datetimes; they are stored in UTC
+        created = created.replace(tzinfo=UTC)
+    return transfer.ExportedMessage(
+        role=message.role,
+        content=message.content,  # a streaming reply: the text saved so far
+        status=message.status,
+        model=message.model,
+        created_at=created,
+    )
+
+
+class TransferState(rx.State):
+    import_error: str = ""
+    importing: bool = False
+
+    async def _open_chat(self) -> tuple[str, list[transfer.ExportedMessage]] | None:
+        """The title and messages of this page's chat, if the signed-in user owns it."""
+        page_chat_id = (await self.get_state(ChatState))._page_chat_id()
+        user_id = await current_user_id(self)
+        if user_id is None or not page_chat_id:
+            return None
+        with rx.session() as session:
+            chat = repository.get_chat(session=session, owner_id=user_id, public_id=page_chat_id)
+            if chat is None:
+                return None
+            messages = repository.list_messages(session=session, chat_id=chat.id)
+            return chat.title, [_exported(m) for m in messages]
+
+    @rx.event
+    async def export_markdown(self):
+        if (chat := await self._open_chat()) is None:
+            return None
+        title, messages = chat
+        return rx.download(
+            data=transfer.to_markdown(title=title, messages=messages),
+            filename=transfer.filename(title, "md"),
+            mime_type="text/markdown",
+        )
+
+    @rx.event
+    async def export_json(self):
+        if (chat := await self._open_chat()) is None:
+            return None
+        title, messages = chat
+        text = transfer.to_json(title=title, messages=messages, exported_at=datetime.now(UTC))
+        return rx.download(
+            data=text, filename=transfer.filename(title, "json"), mime_type="application/json"
+        )
+
+    @rx.event
+    def clear_import_error(self):
+        self.import_error = ""
+
+    @rx.event
+    async def import_chat(self, files: list[rx.UploadFile]):
+        """Create a chat from an exported JSON file and open it; or say why not."""
+        self.import_error = ""
+        user_id = await current_user_id(self)
+        if user_id is None or not files:
+            return None
+        data = await files[0].read(transfer.MAX_FILE_BYTES + 1)  # more is refused unread
+        try:
+            imported = transfer.parse_import(data)
+        except transfer.ImportRefused as refused:
+            self.import_error = f"Not imported: {refused}"
+            return None
+        with rx.session() as session:
+            chat = repository.import_chat(
+                session=session,
+                owner_id=user_id,
+                title=imported.title,
+                messages=[dataclasses.asdict(m) for m in imported.messages],
+            )
+            chat_id = chat.public_id
+        from .sidebar import SidebarState
+
+        return [SidebarState.refresh, rx.redirect(f"{CHAT_ROUTE_PREFIX}{chat_id}")]

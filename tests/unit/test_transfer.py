@@ -1,0 +1,146 @@
+"""Export formats and the checks an imported file goes through before anything is created."""
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+import reflex as rx
+
+from chatstream import repository, transfer
+from chatstream.settings import MAX_MESSAGE_CHARS
+from tests.factories import make_user
+
+WHEN = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
+
+
+def _message(**fields) -> dict:
+    return {
+        "role": "user",
+        "content": "hello",
+        "status": "complete",
+        "model": None,
+        "created_at": WHEN.isoformat(),
+        **fields,
+    }
+
+
+def _document(**fields) -> dict:
+    return {
+        "format": "chatstream.chat",
+        "version": 1,
+        "title": "A chat",
+        "exported_at": WHEN.isoformat(),
+        "messages": [_message(), _message(role="assistant", content="hi", model="m")],
+        **fields,
+    }
+
+
+def _bytes(document) -> bytes:
+    return json.dumps(document).encode()
+
+
+def _refused(data: bytes) -> str:
+    with pytest.raises(transfer.ImportRefused) as refused:
+        transfer.parse_import(data)
+    return str(refused.value)
+
+
+def test_an_export_imports_back_to_the_same_messages():
+    messages = [
+        transfer.ExportedMessage("user", "Ünïcode ✓ and\n```code```", "complete", None, WHEN),
+        transfer.ExportedMessage("assistant", "**bold** <b>raw</b>", "stopped", "gpt", WHEN),
+    ]
+    text = transfer.to_json(title="Tést", messages=messages, exported_at=WHEN)
+    imported = transfer.parse_import(text.encode())
+    assert imported.title == "Tést"
+    assert imported.messages == messages
+
+
+def test_markdown_is_a_readable_transcript():
+    messages = [
+        transfer.ExportedMessage("user", "Question?", "complete", None, WHEN),
+        transfer.ExportedMessage("assistant", "# Answer\n\n- a", "complete", "m", WHEN),
+    ]
+    assert transfer.to_markdown(title="T", messages=messages) == (
+        "# T\n\n**You**\n\nQuestion?\n\n**Assistant**\n\n# Answer\n\n- a\n"
+    )
+
+
+def test_file_names_keep_safe_characters_only():
+    assert transfer.filename("Trip to Paris / 2026?", "md") == "Trip-to-Paris-2026.md"
+    assert transfer.filename("../../etc/passwd", "json") == "etc-passwd.json"
+    assert transfer.filename("…", "json") == "chat.json"
+
+
+def test_a_streaming_reply_is_imported_as_interrupted():
+    document = _document(messages=[_message(role="assistant", status="streaming")])
+    assert transfer.parse_import(_bytes(document)).messages[0].status == "interrupted"
+
+
+@pytest.mark.parametrize(
+    ("data", "error"),
+    [
+        (b"not json at all", "not JSON"),
+        (b"\xff\xfe\x00bad", "not UTF-8"),
+        (b"[1, 2]", "not a chatstream chat"),
+        (_bytes(_document(format="other.app")), "not a chatstream chat"),
+        (_bytes(_document(version=2)), "Unsupported version 2"),
+        (_bytes(_document(version=True)), "Unsupported version"),
+        (_bytes(_document(version="1")), "Unsupported version"),
+        (_bytes(_document(title=5)), '"title"'),
+        (_bytes(_document(title="  ")), '"title"'),
+        (_bytes(_document(messages=[])), "non-empty list"),
+        (_bytes(_document(messages={"role": "user"})), "non-empty list"),
+        (_bytes(_document(messages=["text"])), "Message 1 is not an object"),
+        (_bytes(_document(messages=[_message(role="system")])), "unknown role 'system'"),
+        (_bytes(_document(messages=[_message(role=None)])), "unknown role"),
+        (_bytes(_document(messages=[_message(content=None)])), '"content" must be a text'),
+        (_bytes(_document(messages=[_message(content=["a"])])), '"content" must be a text'),
+        (_bytes(_document(messages=[_message(), _message(status="weird")])), "Message 2"),
+        (_bytes(_document(messages=[_message(model=3)])), '"model"'),
+        (_bytes(_document(messages=[_message(created_at="yesterday")])), '"created_at"'),
+        (_bytes(_document(messages=[_message(created_at=12)])), '"created_at"'),
+        (_bytes(_document(messages=[_message(created_at="2026-01-01T00:00")])), "time zone"),
+        (
+            _bytes(_document(messages=[_message(content="x" * (MAX_MESSAGE_CHARS + 1))])),
+            f"the limit is {MAX_MESSAGE_CHARS:,}",
+        ),
+        (
+            _bytes(_document(messages=[_message()] * (transfer.MAX_MESSAGES + 1))),
+            "Too many messages",
+        ),
+    ],
+)
+def test_a_bad_file_is_refused_with_a_reason(data, error):
+    assert error in _refused(data)
+
+
+def test_a_file_over_the_size_limit_is_refused_before_it_is_read():
+    data = b"{" + b" " * transfer.MAX_FILE_BYTES + b"}"
+    assert "larger than 2 MB" in _refused(data)
+
+
+def test_a_reply_may_be_longer_than_a_user_message():
+    long = "y" * (MAX_MESSAGE_CHARS + 1)
+    document = _document(messages=[_message(role="assistant", content=long)])
+    assert transfer.parse_import(_bytes(document)).messages[0].content == long
+
+
+def test_import_chat_creates_the_chat_with_its_messages():
+    alice = make_user()
+    imported = transfer.parse_import(_bytes(_document()))
+    with rx.session() as session:
+        chat = repository.import_chat(
+            session=session,
+            owner_id=alice.id,
+            title=imported.title,
+            messages=[vars(m) for m in imported.messages],
+        )
+        rows = repository.list_messages(session=session, chat_id=chat.id)
+        assert [(m.role, m.content, m.status, m.streaming) for m in rows] == [
+            ("user", "hello", "complete", False),
+            ("assistant", "hi", "complete", False),
+        ]
+        assert [c.title for c in repository.list_chats(session=session, owner_id=alice.id)] == [
+            "A chat"
+        ]
