@@ -54,6 +54,11 @@ def main() -> None:
             expect(last_reply(page).locator("table")).to_be_visible()
             page.screenshot(path=OUT / "streaming.png")
             expect(last_reply(page)).to_have_attribute("data-status", "complete")
+            page.get_by_test_id("search-input").fill("lights")
+            expect(page.get_by_test_id("search-result")).to_have_count(1)
+            page.wait_for_timeout(300)
+            page.screenshot(path=OUT / "search.png")
+            page.keyboard.press("Escape")
 
             phone = browser.new_context(
                 base_url=app.frontend_url,

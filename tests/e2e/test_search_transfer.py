@@ -31,6 +31,10 @@ def start_chat(page, text: str) -> str:
 
 
 def exchange(page, text: str) -> None:
+    """One more message and its reply, sent once the previous reply has fully ended (Enter
+    sends nothing while a Stop button shows)."""
+    expect(page.get_by_test_id("stop")).to_have_count(0)
+    expect(page.get_by_test_id("composer")).to_have_value("")
     count = page.get_by_test_id("message").count()
     send(page, text)
     expect(page.get_by_test_id("message")).to_have_count(count + 2)
