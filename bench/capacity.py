@@ -132,13 +132,14 @@ async def step(
         for w in await asyncio.gather(*runs, return_exceptions=True)
     ]
     cpu = [after - before for after, before in zip(_cpu(pids), cpu, strict=True)]
-    lat, lost, chunks = [], 0, 0
+    lat, lost, chunks, why = [], 0, 0, []
     saved = _saved(markers) if design == "ours" else {}
     for m, watch in zip(markers, watches, strict=True):
         try:
             request = model.request_for(m, timeout=0.1)
         except AssertionError:  # the reply never started
             lost += 1
+            why.append("never started")
             continue
         sent = "".join(text for _, text in request.sent)
         chunks += len(request.sent)
@@ -146,11 +147,16 @@ async def step(
         shown_ok = watch.text == texts[m] == sent
         saved_ok = design != "ours" or saved.get(m) == texts[m]
         lost += not (shown_ok and saved_ok)
+        if not shown_ok:
+            why.append(f"tab showed {len(watch.text)} of {len(texts[m])} characters")
+        if not saved_ok:
+            why.append(f"saved {len(saved.get(m) or '')} of {len(texts[m])} characters")
     return {
         "load": load,
         "p50_ms": 1000 * statistics.median(lat),
         "p95_ms": 1000 * statistics.quantiles(lat, n=20)[-1],
         "lost": lost,
+        "lost_why": why,
         "cpu_per_1000": 1000 * cpu[0] / max(chunks, 1),
         "client_cpu_per_1000": 1000 * cpu[1] / max(chunks, 1),
     }
