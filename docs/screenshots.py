@@ -68,7 +68,7 @@ def main() -> None:
             phone.goto(page.url)
             expect(last_reply(phone)).to_have_attribute("data-status", "complete")
             phone.screenshot(path=OUT / "phone.png")
-            phone.get_by_label("Chats").click()
+            phone.get_by_label("Chats", exact=True).click()
             phone.wait_for_timeout(400)
             phone.screenshot(path=OUT / "phone-sidebar.png")
             browser.close()
