@@ -43,6 +43,16 @@ class LiveMessage:
     error: str | None = None
     usage: llm.Usage | None = None
     stop_requested: bool = field(default=False, repr=False)
+    requested_at: float | None = None
+    """time.monotonic() when the model request started; the facts below count from it."""
+    first_token_ms: int | None = None
+    duration_ms: int | None = None
+    chunk_count: int = 0
+
+    def elapsed_ms(self) -> int | None:
+        if self.requested_at is None:
+            return None
+        return round(1000 * (time.monotonic() - self.requested_at))
 
 
 _jobs: dict[str, tuple[asyncio.Task, LiveMessage]] = {}
@@ -111,11 +121,15 @@ async def _run(live: LiveMessage, settings: Settings) -> None:
 
 async def _stream(live: LiveMessage, messages: list[dict], settings: Settings) -> None:
     hub, last_checkpoint = get_hub(), time.monotonic()
+    live.requested_at = time.monotonic()
     async with contextlib.aclosing(llm.stream_reply(messages, settings)) as reply:
         async for item in reply:
             if isinstance(item, llm.Usage):
                 live.usage = item
                 continue
+            if live.first_token_ms is None:
+                live.first_token_ms = live.elapsed_ms()
+            live.chunk_count += 1
             live.content += item
             hub.broadcast(live)
             if time.monotonic() - last_checkpoint >= settings.checkpoint_interval:
@@ -145,6 +159,7 @@ FINISH_ATTEMPTS = 300
 async def _finish(live: LiveMessage) -> None:
     """Persist the end of the reply, then tell its followers. Never leaves it streaming."""
     live.streaming = False
+    live.duration_ms = live.elapsed_ms()
     try:
         for attempt in range(1, FINISH_ATTEMPTS + 1):
             try:
@@ -173,6 +188,9 @@ def _save_end(live: LiveMessage) -> None:
             error=live.error,
             prompt_tokens=live.usage.prompt_tokens if live.usage else None,
             completion_tokens=live.usage.completion_tokens if live.usage else None,
+            first_token_ms=live.first_token_ms,
+            duration_ms=live.duration_ms,
+            chunk_count=live.chunk_count or None,
         )
 
 

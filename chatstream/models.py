@@ -65,5 +65,11 @@ class Message(SQLModel, table=True):
     model: str | None = Field(default=None, max_length=200)
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
+    first_token_ms: int | None = None
+    """From the model request to its first text, measured by the job."""
+    duration_ms: int | None = None
+    """From the model request to the end of the reply."""
+    chunk_count: int | None = None
+    """Text chunks received: the rate's measure when the endpoint reports no token usage."""
     created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
     updated_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())

@@ -176,8 +176,12 @@ def finish(
     error: str | None = None,
     prompt_tokens: int | None = None,
     completion_tokens: int | None = None,
+    first_token_ms: int | None = None,
+    duration_ms: int | None = None,
+    chunk_count: int | None = None,
 ) -> bool:
-    """End a streaming reply: `streaming=false`, its final text and status. False if already ended."""
+    """End a streaming reply: `streaming=false`, its final text and status, and the facts
+    measured by its job. False if already ended."""
     result = session.exec(
         sa.update(Message)
         .where(col(Message.id) == message_id, col(Message.streaming).is_(True))
@@ -188,6 +192,9 @@ def finish(
             error=error,
             prompt_tokens=prompt_tokens,
             completion_tokens=completion_tokens,
+            first_token_ms=first_token_ms,
+            duration_ms=duration_ms,
+            chunk_count=chunk_count,
             updated_at=utcnow(),
         )
     )

@@ -72,15 +72,26 @@ def _user_actions(message: MessageView) -> rx.Component:
     )
 
 
-def _assistant_actions(message: MessageView, is_last) -> rx.Component:
+def _facts(message: MessageView) -> rx.Component:
     return rx.cond(
-        is_last & (message.status == "complete") & (LiveReply.message_id == ""),
-        rx.el.div(
-            _small_button(
-                "refresh-cw", "Regenerate", "regenerate", on_click=ChatState.retry(message.id)
-            ),
-            class_name="message-actions",
+        message.facts != "",
+        rx.text(
+            message.facts, size="1", class_name="reply-facts", custom_attrs=_attrs("reply-facts")
         ),
+    )
+
+
+def _assistant_actions(message: MessageView, is_last) -> rx.Component:
+    regenerate = rx.cond(
+        is_last & (message.status == "complete") & (LiveReply.message_id == ""),
+        _small_button(
+            "refresh-cw", "Regenerate", "regenerate", on_click=ChatState.retry(message.id)
+        ),
+    )
+    return rx.el.div(
+        rx.el.div(regenerate, class_name="message-actions"),
+        _facts(message),
+        class_name="reply-footer",
     )
 
 

@@ -15,6 +15,8 @@ class MessageView:
     status: str
     error: str = ""
     model: str = ""
+    facts: str = ""
+    """Model, tokens, time to first token and rate of a finished reply; "" if none."""
 
     @classmethod
     def of(cls, message: Message) -> MessageView:
@@ -25,7 +27,30 @@ class MessageView:
             status=message.status,
             error=message.error or "",
             model=message.model or "",
+            facts=reply_facts(message),
         )
+
+
+def reply_facts(message: Message) -> str:
+    """`model · 12 → 85 tokens · first token 0.21 s · 48 tokens/s`, each part only when
+    known: tokens as the endpoint reported them, times as the job measured them. Without
+    reported usage the rate counts the chunks received, and says so."""
+    if message.role != "assistant" or message.status not in ("complete", "stopped"):
+        return ""
+    parts = [message.model] if message.model else []
+    prompt, completion = message.prompt_tokens, message.completion_tokens
+    if prompt is not None and completion is not None:
+        parts.append(f"{prompt:,} → {completion:,} tokens")
+    elif completion is not None:
+        parts.append(f"{completion:,} tokens")
+    if message.first_token_ms is not None:
+        parts.append(f"first token {message.first_token_ms / 1000:.2f} s")
+    if message.first_token_ms is not None and message.duration_ms is not None:
+        writing = (message.duration_ms - message.first_token_ms) / 1000
+        count, unit = (completion, "tokens/s") if completion else (message.chunk_count, "chunks/s")
+        if count and writing >= 0.05:
+            parts.append(f"{count / writing:,.0f} {unit}")
+    return " · ".join(parts)
 
 
 @dataclasses.dataclass

@@ -11,6 +11,7 @@ import reflex as rx
 from chatstream import jobs, repository
 from chatstream.models import Message, Status
 from chatstream.settings import get_settings
+from chatstream.state.views import MessageView, reply_facts
 from chatstream.streams import get_hub
 from tests.factories import make_chat, make_user
 from tests.fake_openai import FakeOpenAI, Reply, words
@@ -261,3 +262,43 @@ async def test_a_reply_ended_by_another_process_stops_its_job_at_the_next_checkp
     await wait_until(lambda: request.disconnected_at is not None)
     saved = load(reply.id)
     assert (saved.status, saved.streaming, saved.content) == ("stopped", False, partial)
+
+
+async def test_the_job_measures_and_saves_the_reply_facts(model):
+    model.on(
+        "facts", Reply(chunks=["a", "b", "c", "d"], first_delay=0.2, delay=0.05, usage=(30, 4))
+    )
+    _, reply = exchange("facts please")
+
+    saved = await run_reply(reply, settings_for(model))
+
+    assert (saved.prompt_tokens, saved.completion_tokens, saved.chunk_count) == (30, 4, 4)
+    assert 200 <= saved.first_token_ms <= saved.duration_ms  # the scripted wait is before it
+    facts = MessageView.of(saved).facts
+    assert facts.startswith("test-model · 30 → 4 tokens · first token ")
+    assert facts.endswith(" tokens/s")  # 4 tokens over the 0.15 s or more after the first
+
+
+async def test_without_reported_usage_the_rate_counts_chunks_and_says_so(model):
+    model.on("no usage", Reply(chunks=words("x" * 80, 4), delay=0.01, usage=None))
+    _, reply = exchange("no usage please")
+
+    saved = await run_reply(reply, settings_for(model))
+
+    assert (saved.prompt_tokens, saved.completion_tokens, saved.chunk_count) == (None, None, 20)
+    facts = MessageView.of(saved).facts
+    assert "tokens" not in facts.replace("chunks/s", "") and facts.endswith(" chunks/s")
+
+
+def test_reply_facts_show_only_what_is_known():
+    def message(**fields) -> Message:
+        base = {"role": "assistant", "status": "complete", "model": "m", "content": "x"}
+        return Message(chat_id=1, **(base | fields))
+
+    assert reply_facts(message()) == "m"
+    assert reply_facts(message(status="error", first_token_ms=5)) == ""
+    assert reply_facts(message(role="user")) == ""
+    full = message(prompt_tokens=1200, completion_tokens=100, first_token_ms=250, duration_ms=2250)
+    assert reply_facts(full) == "m · 1,200 → 100 tokens · first token 0.25 s · 50 tokens/s"
+    chunks = message(first_token_ms=100, duration_ms=1100, chunk_count=30)
+    assert reply_facts(chunks) == "m · first token 0.10 s · 30 chunks/s"
