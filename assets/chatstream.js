@@ -93,3 +93,101 @@
     el.classList.toggle("scrolled-up", !follow && !atBottom(el));
   }).observe(document.documentElement, { childList: true, subtree: true, characterData: true });
 })();
+
+// Drafts: the composer keeps an unsent message per chat ("new" on the new-chat screen) in
+// localStorage, across reloads and chat switches. The server clears the composer after an
+// accepted send (rx.set_value), which no input event reports, so a short tick keeps the
+// stored draft equal to what the composer shows, and restores a chat's own draft when the
+// page changes chat.
+(() => {
+  const PREFIX = "chatstream:draft:";
+  const composer = () => document.querySelector('textarea[data-testid="composer"]');
+  const chatKey = () => PREFIX + (location.pathname.match(/^\/chat\/([\w-]+)/)?.[1] ?? "new");
+  const stored = (key) => localStorage.getItem(key) ?? "";
+  const store = (key, text) => (text ? localStorage.setItem(key, text) : localStorage.removeItem(key));
+  let shown = null, box = null, sent = null;  // the key whose draft the composer shows
+
+  const sync = (typed = false) => {
+    const el = composer();
+    if (!el) return;
+    const key = chatKey();
+    if (el !== box || key !== shown) {  // another chat, or a new composer: show its draft
+      if (sent && sent.key !== key && stored(sent.key) === sent.text) store(sent.key, "");
+      box = el, shown = key, sent = null;
+      if (!typed) {  // (what is being typed wins over a stored draft)
+        el.value = stored(key);
+        return;
+      }
+    }
+    if (el.value !== stored(key)) store(key, el.value);
+  };
+
+  document.addEventListener("input", (event) => {
+    if (event.target === composer()) sync(true);
+  });
+  document.addEventListener("submit", (event) => {  // a send that leads to another page
+    const el = composer();
+    if (el && event.target === el.form) sent = { key: chatKey(), text: el.value };
+  }, true);
+  setInterval(() => sync(), 250);
+})();
+
+// Keyboard shortcuts (ChatGPT's where it has them); Ctrl/⌘+/ lists them.
+(() => {
+  const SHORTCUTS = [
+    ["Ctrl/⌘ + Shift + O", "New chat"],
+    ["Shift + Esc, or /", "Focus the message box"],
+    ["Esc", "Stop the reply being written"],
+    ["Enter / Shift + Enter", "Send / new line"],
+    ["Ctrl/⌘ + /", "Show these shortcuts"],
+  ];
+  const typing = (el) => el instanceof HTMLElement && (el.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(el.tagName));
+  const byTestId = (id) => document.querySelector(`[data-testid="${id}"]`);
+  const focusComposer = () => {
+    const el = byTestId("composer");
+    if (!el) return;
+    el.focus();
+    el.setSelectionRange(el.value.length, el.value.length);
+  };
+
+  let help = null;
+  const showHelp = () => {
+    if (!help) {
+      help = document.createElement("dialog");
+      help.className = "shortcuts-help";
+      help.dataset.testid = "shortcuts-help";
+      help.innerHTML = "<h2>Keyboard shortcuts</h2><dl></dl><form method=dialog><button>Close</button></form>";
+      for (const [keys, what] of SHORTCUTS) {
+        const dt = document.createElement("dt"), dd = document.createElement("dd");
+        dt.textContent = keys, dd.textContent = what;
+        help.querySelector("dl").append(dt, dd);
+      }
+      help.addEventListener("click", (event) => { if (event.target === help) help.close(); });
+      document.body.append(help);
+    }
+    if (!help.open) help.showModal();
+  };
+
+  document.addEventListener("keydown", (event) => {
+    if (event.isComposing || event.defaultPrevented) return;
+    const mod = event.ctrlKey || event.metaKey, key = event.key.toLowerCase();
+    if (mod && event.shiftKey && key === "o") {
+      event.preventDefault();
+      byTestId("new-chat")?.click();
+    } else if (mod && (key === "/" || event.code === "Slash")) {
+      event.preventDefault();
+      showHelp();
+    } else if (event.key === "Escape" && event.shiftKey) {
+      event.preventDefault();
+      focusComposer();
+    } else if (event.key === "/" && !mod && !typing(event.target) && !document.querySelector("dialog[open], [role=dialog]")) {
+      event.preventDefault();
+      focusComposer();
+    } else if (event.key === "Escape" && !mod && byTestId("stop")
+               && (!typing(event.target) || event.target === byTestId("composer"))
+               && !document.querySelector("dialog[open], [role=dialog], [role=menu]")) {
+      event.preventDefault();
+      byTestId("stop").click();
+    }
+  });
+})();
