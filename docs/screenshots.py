@@ -25,7 +25,10 @@ OUT = ROOT / "docs"
 def main() -> None:
     with FakeOpenAI() as model:
         os.environ.update(model.app_environment())
-        model.on("markdown", Reply(chunks=words(DEMO_REPLY, 3), delay=0.05))
+        model.on(
+            "markdown",
+            Reply(chunks=words(DEMO_REPLY, 3), delay=0.05, usage=(38, len(DEMO_REPLY) // 4)),
+        )
         model.on(
             "haiku",
             Reply(
