@@ -101,7 +101,9 @@ async def _run(live: LiveMessage, settings: Settings) -> None:
     try:
         with rx.session() as session:
             message = repository.get_message(session=session, message_id=live.id)
+            chat = repository.chat_of(session=session, message=message)
             history = repository.history_before(session=session, message=message)
+        settings = settings.for_chat(model=chat.model, system_prompt=chat.system_prompt)
         await _stream(live, model_messages(history, settings.system_prompt), settings)
         live.status = Status.COMPLETE
     except EndedElsewhere:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -132,3 +133,34 @@ async def stream_reply(messages: list[dict], settings: Settings) -> AsyncIterato
         raise ModelError(_explain(exc, settings, started=started)) from exc
     except ValueError as exc:  # a `data:` line that is not JSON, or not a completion chunk
         raise ModelError("The model sent a malformed stream.") from exc
+
+
+MODELS_RETRY_SECONDS = 10.0
+"""How soon an endpoint that failed to list its models is asked again."""
+_models: dict[tuple[str | None, str | None], tuple[float, tuple[str, ...]]] = {}
+
+
+async def available_models(settings: Settings) -> list[str]:
+    """The models a chat may choose: the configured one first, then the others the endpoint
+    lists at `/v1/models`, read at most once per `settings.models_ttl`. An endpoint with no
+    list (or unreachable) offers the configured model alone."""
+    configured = settings.model_name
+    if not settings.model_configured:
+        return [configured]
+    key = (settings.base_url, settings.api_key)
+    cached = _models.get(key)
+    if cached is None or time.monotonic() >= cached[0]:
+        listed = await _list_models(settings)
+        ttl = settings.models_ttl if listed else min(settings.models_ttl, MODELS_RETRY_SECONDS)
+        cached = _models[key] = (time.monotonic() + ttl, listed)
+    return [configured, *sorted(set(cached[1]) - {configured})]
+
+
+async def _list_models(settings: Settings) -> tuple[str, ...]:
+    client = _client(settings, asyncio.get_running_loop())
+    try:
+        page = await asyncio.wait_for(client.models.list(), 10.0)
+        return tuple(m.id for m in page.data if isinstance(getattr(m, "id", None), str))
+    except (openai.OpenAIError, httpx.HTTPError, TimeoutError, ValueError) as exc:
+        log.info("the model list of %s is unavailable (%s)", settings.base_url, exc)
+        return ()

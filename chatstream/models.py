@@ -38,6 +38,10 @@ class Chat(SQLModel, table=True):
     public_id: str = Field(default_factory=new_public_id, unique=True, index=True, max_length=32)
     owner_id: int = Field(foreign_key="localuser.id", index=True)
     title: str = Field(default="New chat", max_length=200)
+    model: str | None = Field(default=None, max_length=200)
+    """The model that writes this chat's next reply; None: the configured one."""
+    system_prompt: str | None = Field(default=None, sa_type=sa.Text)
+    """This chat's system prompt; None: the app's default, "" none at all."""
     created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
     updated_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp(index=True))
 

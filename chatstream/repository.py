@@ -40,8 +40,17 @@ def user_id_for_token(*, session: Session, auth_token: str) -> int | None:
     ).first()
 
 
-def create_chat(*, session: Session, owner_id: int, title: str) -> Chat:
-    chat = Chat(owner_id=owner_id, title=title_from(title))
+def create_chat(
+    *,
+    session: Session,
+    owner_id: int,
+    title: str,
+    model: str | None = None,
+    system_prompt: str | None = None,
+) -> Chat:
+    chat = Chat(
+        owner_id=owner_id, title=title_from(title), model=model, system_prompt=system_prompt
+    )
     session.add(chat)
     session.commit()
     session.refresh(chat)
@@ -71,6 +80,28 @@ def rename_chat(*, session: Session, chat: Chat, title: str) -> Chat:
     session.commit()
     session.refresh(chat)
     return chat
+
+
+KEEP = "\0keep"
+"""`set_chat_settings`: leave this one as it is."""
+
+
+def set_chat_settings(
+    *, session: Session, chat: Chat, model: str | None = KEEP, system_prompt: str | None = KEEP
+) -> Chat:
+    """The model and system prompt of the chat's next replies (None: the app's)."""
+    if model != KEEP:
+        chat.model = model
+    if system_prompt != KEEP:
+        chat.system_prompt = system_prompt
+    session.add(chat)
+    session.commit()
+    session.refresh(chat)
+    return chat
+
+
+def chat_of(*, session: Session, message: Message) -> Chat | None:
+    return session.get(Chat, message.chat_id)
 
 
 def delete_chat(*, session: Session, chat: Chat) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from dataclasses import dataclass
@@ -10,6 +11,9 @@ MAX_MESSAGE_CHARS = 32_000
 """The longest user message accepted; longer ones are refused and nothing is saved."""
 
 DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant. Answer in Markdown."
+
+SYSTEM_PROMPT_CHARS = 8_000
+"""The longest system prompt a chat may have."""
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,8 @@ class Settings:
     """Sampling temperature; None leaves it to the endpoint."""
     model_label: str = ""
     """How the page names the model, when its bare name would mislead (a tiny local model)."""
+    models_ttl: float = 60.0
+    """Seconds the endpoint's model list (`/v1/models`) is kept before it is asked again."""
 
     @property
     def model_configured(self) -> bool:
@@ -50,6 +56,15 @@ class Settings:
     @property
     def model_description(self) -> str:
         return self.model_label or self.model_name
+
+    def for_chat(self, *, model: str | None, system_prompt: str | None) -> Settings:
+        """These settings with a chat's own choices (None: keep the app's)."""
+        if model is not None and model != self.model_name:
+            # The label describes the configured model only.
+            self = dataclasses.replace(self, model=model, model_label="")
+        if system_prompt is not None:
+            self = dataclasses.replace(self, system_prompt=system_prompt)
+        return self
 
 
 def _float(name: str, default: float) -> float:
@@ -93,4 +108,5 @@ def get_settings() -> Settings:
         stop=_stop(os.environ.get("CHATSTREAM_STOP", "").strip()),
         temperature=_optional_float("CHATSTREAM_TEMPERATURE"),
         model_label=os.environ.get("CHATSTREAM_MODEL_LABEL", "").strip(),
+        models_ttl=_float("CHATSTREAM_MODELS_TTL", 60.0),
     )

@@ -66,7 +66,9 @@ class Request:
 
 class FakeOpenAI:
     def __init__(self, models: tuple[str, ...] = ("test-model",), port: int = 0) -> None:
-        self.models = models
+        self.models: tuple[str, ...] | None = models
+        """What `GET /v1/models` lists; None answers 404, as endpoints without a list do."""
+        self.model_list_requests = 0
         self.requests: list[Request] = []
         self._triggers: dict[str, Reply] = {}
         self._queue: deque[Reply] = deque()
@@ -132,8 +134,9 @@ class FakeOpenAI:
                 pass
 
             def do_GET(self) -> None:
-                if self.path.rstrip("/") != "/v1/models":
+                if self.path.rstrip("/") != "/v1/models" or fake.models is None:
                     return self._json(404, {"error": {"message": "not found"}})
+                fake.model_list_requests += 1
                 data = [{"id": m, "object": "model", "owned_by": "test"} for m in fake.models]
                 self._json(200, {"object": "list", "data": data})
 

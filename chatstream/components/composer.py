@@ -5,7 +5,7 @@ import reflex as rx
 from ..settings import MAX_MESSAGE_CHARS
 from ..state.chat import COMPOSER_ID, ChatState
 from ..state.live import LiveReply
-from ..state.model_info import ModelInfo
+from .chat_settings import chat_settings
 
 
 def composer() -> rx.Component:
@@ -48,12 +48,6 @@ def composer() -> rx.Component:
             on_submit=ChatState.send,
             class_name="composer",
         ),
-        rx.text(
-            "Replies by ",
-            rx.el.span(ModelInfo.label, custom_attrs={"data-testid": "model-name"}),
-            size="1",
-            color_scheme="gray",
-            class_name="model-note",
-        ),
+        chat_settings(),
         class_name="composer-wrap",
     )

@@ -8,6 +8,7 @@ from ..components.messages import conversation
 from ..components.sidebar import sidebar
 from ..components.transfer import chat_menu
 from ..state.chat import ChatState
+from ..state.chat_settings import ChatSettingsState
 from ..state.sidebar import SidebarState
 
 
@@ -61,7 +62,11 @@ def _screen() -> rx.Component:
     )
 
 
-@rx.page(route="/", title="chatstream", on_load=[ChatState.new_chat, SidebarState.refresh])
+@rx.page(
+    route="/",
+    title="chatstream",
+    on_load=[ChatState.new_chat, SidebarState.refresh, ChatSettingsState.load_models],
+)
 @reflex_local_auth.require_login
 def index() -> rx.Component:
     return _screen()
@@ -70,7 +75,7 @@ def index() -> rx.Component:
 @rx.page(
     route="/chat/[chat_public_id]",
     title="chatstream",
-    on_load=[ChatState.open_chat, SidebarState.refresh],
+    on_load=[ChatState.open_chat, SidebarState.refresh, ChatSettingsState.load_models],
 )
 @reflex_local_auth.require_login
 def chat() -> rx.Component:

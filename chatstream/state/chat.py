@@ -38,6 +38,11 @@ def _tab_is_here(token: str) -> bool:
     return record is not None and record.instance_id == manager.instance_id
 
 
+def _model_of(chat: Chat) -> str:
+    """The model that writes the chat's next reply."""
+    return chat.model or get_settings().model_name
+
+
 class ChatState(rx.State):
     """The chat shown in this tab. Empty `public_id` is the new-chat screen."""
 
@@ -85,7 +90,10 @@ class ChatState(rx.State):
         return repository.get_chat(session=session, owner_id=user_id, public_id=public_id)
 
     async def _show(self, chat: Chat | None, messages: list[Message]):
+        from .chat_settings import ChatSettingsState
+
         live = await self.get_state(LiveReply)
+        (await self.get_state(ChatSettingsState)).show(chat)
         self.notice, self.editing_id = "", ""
         self.not_found = chat is None and bool(self.public_id)
         self.title = chat.title if chat else ""
@@ -176,10 +184,19 @@ class ChatState(rx.State):
                     return None
             new = chat is None
             if new:
-                chat = repository.create_chat(session=session, owner_id=user_id, title=text)
+                from .chat_settings import ChatSettingsState
+
+                model, system_prompt = (await self.get_state(ChatSettingsState)).choices()
+                chat = repository.create_chat(
+                    session=session,
+                    owner_id=user_id,
+                    title=text,
+                    model=model,
+                    system_prompt=system_prompt,
+                )
             try:
                 user_message, reply = repository.start_exchange(
-                    session=session, chat=chat, user_text=text, model=get_settings().model_name
+                    session=session, chat=chat, user_text=text, model=_model_of(chat)
                 )
             except repository.ReplyInProgress:
                 self.notice = BUSY
@@ -237,7 +254,7 @@ class ChatState(rx.State):
                     session=session,
                     chat=chat,
                     after=users[-1],
-                    model=get_settings().model_name,
+                    model=_model_of(chat),
                     text=text,
                 )
             except repository.ReplyInProgress:

@@ -36,6 +36,8 @@ _users = itertools.count(1)
 def model():
     with FakeOpenAI() as server:
         os.environ.update(server.app_environment())
+        os.environ["CHATSTREAM_MODELS_TTL"] = "0"  # a test's model list is seen at once
+
         yield server
 
 

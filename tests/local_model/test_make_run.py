@@ -120,8 +120,8 @@ def test_make_run_with_no_endpoint_streams_a_reply_from_the_bundled_model(make_r
         page = browser.new_context(base_url=make_run.url).new_page()
         page.set_default_timeout(60_000)
         register(page, timeout=120_000)
-        expect(page.get_by_test_id("model-name")).to_contain_text("Gemma 3 270M")
-        expect(page.get_by_test_id("model-name")).to_contain_text("local")
+        expect(page.get_by_test_id("model-picker")).to_contain_text("Gemma 3 270M")
+        expect(page.get_by_test_id("model-picker")).to_contain_text("local")
 
         page.evaluate(WATCH_STREAM)
         send(page, "Give me three tips for learning Python.")
