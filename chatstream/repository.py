@@ -281,11 +281,22 @@ def interrupt_orphans(
 
 
 def import_chat(
-    *, session: Session, owner_id: int, title: str, messages: Iterable[Mapping[str, object]]
+    *,
+    session: Session,
+    owner_id: int,
+    title: str,
+    messages: Iterable[Mapping[str, object]],
+    model: str | None = None,
+    system_prompt: str | None = None,
 ) -> Chat:
     """A new chat with these messages (role, content, status, model, created_at), in one
     transaction: a failure creates nothing. None of them streams."""
-    chat = Chat(owner_id=owner_id, title=" ".join(title.split())[:200] or "Imported chat")
+    chat = Chat(
+        owner_id=owner_id,
+        title=" ".join(title.split())[:200] or "Imported chat",
+        model=model,
+        system_prompt=system_prompt,
+    )
     session.add(chat)
     session.flush()
     for fields in messages:

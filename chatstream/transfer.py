@@ -3,6 +3,7 @@
 The JSON format (version 1):
 
     {"format": "chatstream.chat", "version": 1, "title": "…", "exported_at": "ISO 8601",
+     "model": "…" | null, "system_prompt": "…" | null,      (the chat's own; optional)
      "messages": [{"role": "user" | "assistant", "content": "…", "status": "complete" | …,
                    "model": "…" | null, "created_at": "ISO 8601"}]}
 
@@ -19,7 +20,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from .models import Status
-from .settings import MAX_MESSAGE_CHARS
+from .settings import MAX_MESSAGE_CHARS, SYSTEM_PROMPT_CHARS
 
 FORMAT = "chatstream.chat"
 VERSION = 1
@@ -51,15 +52,27 @@ class ExportedMessage:
 class ImportedChat:
     title: str
     messages: list[ExportedMessage]
+    model: str | None = None
+    """The chat's own model and system prompt (None: the app's)."""
+    system_prompt: str | None = None
 
 
-def to_json(*, title: str, messages: Sequence[ExportedMessage], exported_at: datetime) -> str:
+def to_json(
+    *,
+    title: str,
+    messages: Sequence[ExportedMessage],
+    exported_at: datetime,
+    model: str | None = None,
+    system_prompt: str | None = None,
+) -> str:
     return json.dumps(
         {
             "format": FORMAT,
             "version": VERSION,
             "title": title,
             "exported_at": exported_at.isoformat(),
+            "model": model,
+            "system_prompt": system_prompt,
             "messages": [
                 {
                     "role": m.role,
@@ -117,7 +130,21 @@ def parse_import(data: bytes) -> ImportedChat:
     if len(messages) > MAX_MESSAGES:
         raise ImportRefused(f"Too many messages ({len(messages):,}; at most {MAX_MESSAGES:,}).")
     parsed = [_message(index + 1, item) for index, item in enumerate(messages)]
-    return ImportedChat(title=" ".join(title.split())[:MAX_TITLE_CHARS], messages=parsed)
+    return ImportedChat(
+        title=" ".join(title.split())[:MAX_TITLE_CHARS],
+        messages=parsed,
+        model=_optional_text(document, "model", 200) or None,
+        system_prompt=_optional_text(document, "system_prompt", SYSTEM_PROMPT_CHARS),
+    )
+
+
+def _optional_text(document: dict, name: str, limit: int) -> str | None:
+    value = document.get(name)
+    if value is not None and not isinstance(value, str):
+        raise ImportRefused(f'"{name}" must be a text or null.')
+    if value is not None and len(value) > limit:
+        raise ImportRefused(f'"{name}" has {len(value):,} characters; the limit is {limit:,}.')
+    return value
 
 
 def _message(number: int, item: object) -> ExportedMessage:

@@ -32,8 +32,8 @@ class TransferState(rx.State):
     import_error: str = ""
     importing: bool = False
 
-    async def _open_chat(self) -> tuple[str, list[transfer.ExportedMessage]] | None:
-        """The title and messages of this page's chat, if the signed-in user owns it."""
+    async def _open_chat(self) -> transfer.ImportedChat | None:
+        """This page's chat as a file holds it, if the signed-in user owns it."""
         page_chat_id = (await self.get_state(ChatState))._page_chat_id()
         user_id = await current_user_id(self)
         if user_id is None or not page_chat_id:
@@ -43,16 +43,20 @@ class TransferState(rx.State):
             if chat is None:
                 return None
             messages = repository.list_messages(session=session, chat_id=chat.id)
-            return chat.title, [_exported(m) for m in messages]
+            return transfer.ImportedChat(
+                title=chat.title,
+                messages=[_exported(m) for m in messages],
+                model=chat.model,
+                system_prompt=chat.system_prompt,
+            )
 
     @rx.event
     async def export_markdown(self):
         if (chat := await self._open_chat()) is None:
             return None
-        title, messages = chat
         return rx.download(
-            data=transfer.to_markdown(title=title, messages=messages),
-            filename=transfer.filename(title, "md"),
+            data=transfer.to_markdown(title=chat.title, messages=chat.messages),
+            filename=transfer.filename(chat.title, "md"),
             mime_type="text/markdown",
         )
 
@@ -60,10 +64,15 @@ class TransferState(rx.State):
     async def export_json(self):
         if (chat := await self._open_chat()) is None:
             return None
-        title, messages = chat
-        text = transfer.to_json(title=title, messages=messages, exported_at=datetime.now(UTC))
+        text = transfer.to_json(
+            title=chat.title,
+            messages=chat.messages,
+            exported_at=datetime.now(UTC),
+            model=chat.model,
+            system_prompt=chat.system_prompt,
+        )
         return rx.download(
-            data=text, filename=transfer.filename(title, "json"), mime_type="application/json"
+            data=text, filename=transfer.filename(chat.title, "json"), mime_type="application/json"
         )
 
     @rx.event
@@ -88,6 +97,8 @@ class TransferState(rx.State):
                 session=session,
                 owner_id=user_id,
                 title=imported.title,
+                model=imported.model,
+                system_prompt=imported.system_prompt,
                 messages=[dataclasses.asdict(m) for m in imported.messages],
             )
             chat_id = chat.public_id

@@ -170,6 +170,10 @@ def test_export_json_then_import_gives_a_new_chat_with_the_same_messages(page, m
     username = register(page)
     start_chat(page, "format this")
     exchange(page, "second question")
+    page.get_by_test_id("chat-settings").click()
+    page.get_by_test_id("system-prompt").fill("Answer in haiku.")
+    page.get_by_test_id("system-prompt-save").click()
+    expect(page.get_by_test_id("chat-settings")).to_have_text("Own system prompt")
     exported = download(page, "export-json")
     assert exported.suggested_filename == "format-this.json"
     original = exported.path().read_bytes()
@@ -179,10 +183,12 @@ def test_export_json_then_import_gives_a_new_chat_with_the_same_messages(page, m
     imported_url = chat_url(page)
     expect(user_texts(page)).to_have_text(["format this", "second question"])
     expect(last_reply(page)).to_have_attribute("data-status", "complete")
+    expect(page.get_by_test_id("chat-settings")).to_have_text("Own system prompt")
 
     again = json.loads(download(page, "export-json").path().read_bytes())
     first = json.loads(original)
     assert first["format"] == "chatstream.chat" and first["version"] == 1
+    assert (first["model"], first["system_prompt"]) == (None, "Answer in haiku.")
     assert {**again, "exported_at": None} == {**first, "exported_at": None}
     [(title_b, copy), (title_a, source)] = owned_chats(username)
     assert title_a == title_b == "format this"

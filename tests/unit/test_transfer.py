@@ -50,10 +50,18 @@ def test_an_export_imports_back_to_the_same_messages():
         transfer.ExportedMessage("user", "Ünïcode ✓ and\n```code```", "complete", None, WHEN),
         transfer.ExportedMessage("assistant", "**bold** <b>raw</b>", "stopped", "gpt", WHEN),
     ]
-    text = transfer.to_json(title="Tést", messages=messages, exported_at=WHEN)
+    text = transfer.to_json(
+        title="Tést", messages=messages, exported_at=WHEN, model="m2", system_prompt=""
+    )
     imported = transfer.parse_import(text.encode())
     assert imported.title == "Tést"
     assert imported.messages == messages
+    assert (imported.model, imported.system_prompt) == ("m2", "")
+
+
+def test_a_file_without_chat_settings_imports_with_the_apps():
+    imported = transfer.parse_import(_bytes(_document()))
+    assert (imported.model, imported.system_prompt) == (None, None)
 
 
 def test_markdown_is_a_readable_transcript():
@@ -98,6 +106,9 @@ def test_a_streaming_reply_is_imported_as_interrupted():
         (_bytes(_document(messages=[_message(content=["a"])])), '"content" must be a text'),
         (_bytes(_document(messages=[_message(), _message(status="weird")])), "Message 2"),
         (_bytes(_document(messages=[_message(model=3)])), '"model"'),
+        (_bytes(_document(model=["gpt"])), '"model" must be a text or null'),
+        (_bytes(_document(system_prompt=7)), '"system_prompt" must be a text or null'),
+        (_bytes(_document(system_prompt="x" * 8_001)), "the limit is 8,000"),
         (_bytes(_document(messages=[_message(created_at="yesterday")])), '"created_at"'),
         (_bytes(_document(messages=[_message(created_at=12)])), '"created_at"'),
         (_bytes(_document(messages=[_message(created_at="2026-01-01T00:00")])), "time zone"),
@@ -144,3 +155,17 @@ def test_import_chat_creates_the_chat_with_its_messages():
         assert [c.title for c in repository.list_chats(session=session, owner_id=alice.id)] == [
             "A chat"
         ]
+
+
+def test_import_chat_keeps_the_chats_own_model_and_system_prompt():
+    imported = transfer.parse_import(_bytes(_document(model="big", system_prompt="Be terse.")))
+    with rx.session() as session:
+        chat = repository.import_chat(
+            session=session,
+            owner_id=make_user().id,
+            title=imported.title,
+            model=imported.model,
+            system_prompt=imported.system_prompt,
+            messages=[vars(m) for m in imported.messages],
+        )
+        assert (chat.model, chat.system_prompt) == ("big", "Be terse.")
