@@ -36,6 +36,8 @@ class ChatSettingsState(rx.State):
     custom_prompt: bool = False
     editing: bool = False
     error: str = ""
+    _shown: str = ""
+    """The public id of the chat shown ("" the new-chat screen)."""
     _chosen_model: str | None = None
     _chosen_prompt: str | None = None
     """The new-chat screen's choices (None: the app's), given to the chat it creates."""
@@ -49,7 +51,9 @@ class ChatSettingsState(rx.State):
         effective = settings.for_chat(model=self._chosen_model, system_prompt=self._chosen_prompt)
         self.model, self.system_prompt = effective.model_name, effective.system_prompt
         self.custom_prompt = self._chosen_prompt is not None
-        self.editing, self.error = False, ""
+        shown = chat.public_id if chat else ""
+        if shown != self._shown:  # another chat: an editor left open does not follow it
+            self._shown, self.editing, self.error = shown, False, ""
         if not any(option.id == self.model for option in self.models):
             self.models = [*self.models, _option(self.model, settings)]
 
