@@ -39,6 +39,9 @@ class Reply:
     usage: tuple[int, int] | None = (12, 5)
     raw_after: tuple[int, str] | None = None
     """After this many chunks, send this raw `data:` payload (an error event, garbage…) and end."""
+    hold_after: int | None = None
+    """After this many chunks, wait until `release` is set (a test's checkpoint mid-stream)."""
+    release: threading.Event = field(default_factory=threading.Event, repr=False)
 
     @property
     def text(self) -> str:
@@ -221,6 +224,11 @@ class FakeOpenAI:
                             return
                         if index == reply.hang_after:
                             return self._hang(request)
+                        if index == reply.hold_after:
+                            while not reply.release.wait(0.05):
+                                if self._client_gone(0):
+                                    request.disconnected_at = time.time()
+                                    return
                         if reply.raw_after and index == reply.raw_after[0]:
                             event(reply.raw_after[1])
                             self.wfile.write(b"0\r\n\r\n")

@@ -37,7 +37,9 @@ def test_the_view_follows_the_reply_until_the_reader_scrolls_up(page, model):
 
 def test_a_second_tab_of_the_same_user_follows_the_reply_live(pages, model):
     text = " ".join(f"tok{i}" for i in range(80))
-    model.on("two tabs", Reply(chunks=[t + " " for t in text.split()], delay=0.05))
+    reply = model.on(
+        "two tabs", Reply(chunks=[t + " " for t in text.split()], delay=0.02, hold_after=40)
+    )
     first = pages.new()
     register(first)
     send(first, "two tabs please")
@@ -47,8 +49,10 @@ def test_a_second_tab_of_the_same_user_follows_the_reply_live(pages, model):
     second = first.context.new_page()
     second.goto(url)
 
-    reply = last_reply(second)
-    expect(reply).to_have_attribute("data-status", "streaming")
-    expect(reply.get_by_test_id("message-content")).to_contain_text("tok40")
-    expect(reply).to_have_attribute("data-status", "complete")
-    expect(reply.get_by_test_id("message-content")).to_have_text(text)
+    shown = last_reply(second)
+    expect(shown).to_have_attribute("data-status", "streaming")
+    expect(shown.get_by_test_id("message-content")).to_contain_text("tok39")
+    reply.release.set()  # the rest streams while the second tab watches
+    expect(shown.get_by_test_id("message-content")).to_contain_text("tok60")
+    expect(shown).to_have_attribute("data-status", "complete")
+    expect(shown.get_by_test_id("message-content")).to_have_text(text)
