@@ -73,6 +73,19 @@ def rename_chat(*, session: Session, chat: Chat, title: str) -> Chat:
     return chat
 
 
+def set_auto_title(*, session: Session, chat_id: int, expected: str, title: str) -> bool:
+    """Give a chat the model's title, only if its title is still `expected` (the automatic
+    one): a rename that happened meanwhile wins. False if it changed nothing."""
+    result = session.exec(
+        sa.update(Chat)
+        .where(col(Chat.id) == chat_id, col(Chat.title) == expected)
+        .values(title=" ".join(title.split())[:200])
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    return result.rowcount == 1
+
+
 def delete_chat(*, session: Session, chat: Chat) -> None:
     session.exec(sa.delete(Message).where(col(Message.chat_id) == chat.id))
     session.delete(chat)

@@ -38,6 +38,10 @@ class Settings:
     """Sampling temperature; None leaves it to the endpoint."""
     model_label: str = ""
     """How the page names the model, when its bare name would mislead (a tiny local model)."""
+    titles: bool = True
+    """Ask the model for a short title after a chat's first complete exchange."""
+    title_timeout: float = 15.0
+    """Seconds the title request may take; after that the chat keeps its first words."""
 
     @property
     def model_configured(self) -> bool:
@@ -93,4 +97,6 @@ def get_settings() -> Settings:
         stop=_stop(os.environ.get("CHATSTREAM_STOP", "").strip()),
         temperature=_optional_float("CHATSTREAM_TEMPERATURE"),
         model_label=os.environ.get("CHATSTREAM_MODEL_LABEL", "").strip(),
+        titles=os.environ.get("CHATSTREAM_TITLES", "1").strip().lower() not in ("0", "false", "no"),
+        title_timeout=_float("CHATSTREAM_TITLE_TIMEOUT", 15.0),
     )
