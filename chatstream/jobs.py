@@ -23,7 +23,7 @@ import reflex as rx
 from reflex.config import get_config
 from sqlalchemy import exc as sa_exc
 
-from . import llm, repository
+from . import llm, repository, titles
 from .models import Status
 from .settings import Settings, get_settings
 from .streams import get_hub
@@ -119,6 +119,8 @@ async def _run(live: LiveMessage, settings: Settings) -> None:
         live.status, live.error = Status.ERROR, "Something went wrong on the server."
     finally:
         await _finish(live)
+    if live.status == Status.COMPLETE:  # the model titles a chat after its first reply
+        titles.start(reply_id=live.id, settings=settings)
 
 
 async def _stream(live: LiveMessage, messages: list[dict], settings: Settings) -> None:
@@ -271,7 +273,7 @@ async def lifespan(sweep_interval: float | None = None):
         yield
     finally:
         sweeper.cancel()
-        tasks = [task for task, _ in _jobs.values()]
+        tasks = [task for task, _ in _jobs.values()] + titles.running()
         for task in tasks:
             task.cancel()
         await asyncio.gather(sweeper, *tasks, return_exceptions=True)

@@ -164,3 +164,35 @@ async def _list_models(settings: Settings) -> tuple[str, ...]:
     except (openai.OpenAIError, httpx.HTTPError, TimeoutError, ValueError) as exc:
         log.info("the model list of %s is unavailable (%s)", settings.base_url, exc)
         return ()
+
+
+async def complete(
+    messages: list[dict], settings: Settings, *, max_tokens: int, timeout: float
+) -> str:
+    """One short non-streaming completion (a chat title): its text, or `ModelError`."""
+    if not settings.model_configured:
+        raise ModelError(NOT_CONFIGURED)
+    client = _client(settings, asyncio.get_running_loop())
+    extra: dict = {"temperature": settings.temperature} if settings.temperature is not None else {}
+    if settings.stop:
+        extra["stop"] = list(settings.stop)
+    try:
+        # Both limits: the client's covers each read, `wait_for` the whole call.
+        response = await asyncio.wait_for(
+            client.chat.completions.create(
+                model=settings.model_name,
+                messages=messages,
+                max_tokens=max_tokens,
+                timeout=timeout,
+                **extra,
+            ),
+            timeout,
+        )
+    except TimeoutError:
+        raise ModelError(f"The model did not answer within {timeout:g} seconds.") from None
+    except (openai.OpenAIError, httpx.HTTPError) as exc:
+        raise ModelError(_explain(exc, settings, started=False)) from exc
+    except ValueError as exc:
+        raise ModelError("The model sent a malformed answer.") from exc
+    choice = response.choices[0] if response.choices else None
+    return (choice.message.content or "") if choice and choice.message else ""

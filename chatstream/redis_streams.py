@@ -6,8 +6,8 @@ Under a prefix (`CHATSTREAM_REDIS_PREFIX`, default `chatstream`), per message id
 - `{prefix}:live:{id}`: pub/sub, each update as `{"o": offset, "t": text added, "d": done}`;
 - `{prefix}:stop:{id}`: pub/sub, a Stop for the job, heard by the worker that runs it;
 - `{prefix}:lease:{id}`: held by that worker, refreshed while it lives;
-- `{prefix}:chat:{chat id}`: pub/sub, the id of each reply started in the chat, for the tabs
-  that show it.
+- `{prefix}:chat:{chat id}`: pub/sub, the id of each reply started in the chat (or
+  `TITLE_CHANGED` when the model retitled it), for the tabs that show it.
 
 A worker subscribes to a message's live channel only while a tab connected to it follows
 that message, and to a stop channel only while its job runs, so it never decodes updates

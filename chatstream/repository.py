@@ -104,6 +104,19 @@ def chat_of(*, session: Session, message: Message) -> Chat | None:
     return session.get(Chat, message.chat_id)
 
 
+def set_auto_title(*, session: Session, chat_id: int, expected: str, title: str) -> bool:
+    """Give a chat the model's title, only if its title is still `expected` (the automatic
+    one): a rename that happened meanwhile wins. False if it changed nothing."""
+    result = session.exec(
+        sa.update(Chat)
+        .where(col(Chat.id) == chat_id, col(Chat.title) == expected)
+        .values(title=" ".join(title.split())[:200])
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    return result.rowcount == 1
+
+
 def delete_chat(*, session: Session, chat: Chat) -> None:
     session.exec(sa.delete(Message).where(col(Message.chat_id) == chat.id))
     session.delete(chat)

@@ -44,6 +44,10 @@ class Settings:
     """How the page names the model, when its bare name would mislead (a tiny local model)."""
     models_ttl: float = 60.0
     """Seconds the endpoint's model list (`/v1/models`) is kept before it is asked again."""
+    titles: bool = True
+    """Ask the model for a short title after a chat's first complete exchange."""
+    title_timeout: float = 15.0
+    """Seconds the title request may take; after that the chat keeps its first words."""
 
     @property
     def model_configured(self) -> bool:
@@ -109,4 +113,6 @@ def get_settings() -> Settings:
         temperature=_optional_float("CHATSTREAM_TEMPERATURE"),
         model_label=os.environ.get("CHATSTREAM_MODEL_LABEL", "").strip(),
         models_ttl=_float("CHATSTREAM_MODELS_TTL", 60.0),
+        titles=os.environ.get("CHATSTREAM_TITLES", "1").strip().lower() not in ("0", "false", "no"),
+        title_timeout=_float("CHATSTREAM_TITLE_TIMEOUT", 15.0),
     )

@@ -70,6 +70,9 @@ class Channel:
 
 WATCH_BUFFER = 8
 """News a chat watcher may have unread; older news is dropped (the watcher reloads anyway)."""
+TITLE_CHANGED = ":title"
+"""News of a chat whose title changed (the model wrote one), instead of a reply id; public
+ids never contain a colon."""
 
 
 class Hub:
@@ -114,7 +117,8 @@ class Hub:
 
     @contextlib.asynccontextmanager
     async def watch_chat(self, chat_id: str) -> AsyncIterator[asyncio.Queue[str]]:
-        """The ids of replies started in this chat from now on (by any tab, any worker)."""
+        """The ids of replies started in this chat from now on (by any tab, any worker), and
+        `TITLE_CHANGED` when its title changes."""
         news: asyncio.Queue[str] = asyncio.Queue(maxsize=WATCH_BUFFER)
         self._watchers.setdefault(chat_id, set()).add(news)
         try:
@@ -126,7 +130,7 @@ class Hub:
                 self._watchers.pop(chat_id, None)
 
     async def announce(self, chat_id: str, reply_id: str) -> None:
-        """A reply started in this chat: tell the tabs that watch it."""
+        """A reply started in this chat (or `TITLE_CHANGED`): tell the tabs that watch it."""
         self._deliver(chat_id, reply_id)
 
     def _deliver(self, chat_id: str, reply_id: str) -> None:

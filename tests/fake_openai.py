@@ -1,9 +1,14 @@
 """A real OpenAI-compatible HTTP server for tests: scripted streaming replies and faults.
 
 It speaks `POST /v1/chat/completions` with `stream=true` as server-sent events (`data:` lines
-and `data: [DONE]`) and `GET /v1/models`. A test scripts what it answers with `Reply`s,
-picked by a trigger text in the last user message (or from a queue, or a default), and
-reads back what the app asked and whether the app hung up mid-stream.
+and `data: [DONE]`), without it as one `chat.completion` JSON body, and `GET /v1/models`. A
+test scripts what it answers with `Reply`s, picked by a trigger text in the last user message
+(or from a queue, or a default), and reads back what the app asked and whether the app hung
+up mid-stream.
+
+Title requests (the app's system message starts with `TITLE_MARKER`) are kept apart, in
+`title_requests`, and answered from `title`: by default (None) an HTTP 503, so chats keep
+the first words of their first message unless a test asks for a title.
 """
 
 from __future__ import annotations
@@ -16,6 +21,9 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+TITLE_MARKER = "Write a short title"
+"""How the app's title request begins (`chatstream.titles.PROMPT`)."""
 
 
 @dataclass
@@ -66,6 +74,13 @@ class Request:
         users = [m["content"] for m in self.body.get("messages", []) if m["role"] == "user"]
         return users[-1] if users else ""
 
+    @property
+    def is_title(self) -> bool:
+        return any(
+            m["role"] == "system" and str(m.get("content", "")).startswith(TITLE_MARKER)
+            for m in self.body.get("messages", [])
+        )
+
 
 class FakeOpenAI:
     def __init__(self, models: tuple[str, ...] = ("test-model",), port: int = 0) -> None:
@@ -73,6 +88,10 @@ class FakeOpenAI:
         """What `GET /v1/models` lists; None answers 404, as endpoints without a list do."""
         self.model_list_requests = 0
         self.requests: list[Request] = []
+        self.title_requests: list[Request] = []
+        self.title: str | Reply | None = None
+        """The answer to title requests: a text, a `Reply` (slow, hanging, an HTTP error), or
+        None for an HTTP 503."""
         self._triggers: dict[str, Reply] = {}
         self._queue: deque[Reply] = deque()
         self.default = Reply()
@@ -146,14 +165,23 @@ class FakeOpenAI:
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 request = Request(body=body)
-                fake.requests.append(request)
-                reply = fake._pick(request)
+                if request.is_title:
+                    fake.title_requests.append(request)
+                    title = fake.title
+                    reply = Reply(chunks=[title]) if isinstance(title, str) else title
+                    reply = reply or Reply(status=503)
+                else:
+                    fake.requests.append(request)
+                    reply = fake._pick(request)
                 if reply.status != 200:
                     message = {401: "Invalid API key", 429: "Rate limit reached"}.get(
                         reply.status, "The server had an error"
                     )
                     return self._json(reply.status, {"error": {"message": message, "type": "test"}})
-                self._stream(request, reply, body.get("model", "test-model"))
+                if body.get("stream"):
+                    self._stream(request, reply, body.get("model", "test-model"))
+                else:
+                    self._complete(request, reply, body.get("model", "test-model"))
 
             def _json(self, status: int, payload: dict) -> None:
                 data = json.dumps(payload).encode()
@@ -177,6 +205,37 @@ class FakeOpenAI:
                 while not self._client_gone(0.05):
                     pass
                 request.disconnected_at = time.time()
+
+            def _complete(self, request: Request, reply: Reply, model: str) -> None:
+                """A non-streaming answer: the whole text in one `chat.completion` body, after
+                `first_delay`; `hang_after` set: nothing until the client hangs up."""
+                if self._client_gone(reply.first_delay):
+                    request.disconnected_at = time.time()
+                    return
+                if reply.hang_after is not None:
+                    return self._hang(request)
+                prompt, completion = reply.usage or (0, 0)
+                message = {"role": "assistant", "content": reply.text}
+                try:
+                    self._json(
+                        200,
+                        {
+                            "id": "chatcmpl-test",
+                            "object": "chat.completion",
+                            "created": int(time.time()),
+                            "model": model,
+                            "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+                            "usage": {
+                                "prompt_tokens": prompt,
+                                "completion_tokens": completion,
+                                "total_tokens": prompt + completion,
+                            },
+                        },
+                    )
+                    request.sent.append((time.time(), reply.text))
+                    request.finished = True
+                except (BrokenPipeError, ConnectionResetError):
+                    request.disconnected_at = time.time()
 
             def _stream(self, request: Request, reply: Reply, model: str) -> None:
                 chunked = (

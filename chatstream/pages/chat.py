@@ -41,6 +41,7 @@ def _header() -> rx.Component:
             ),
             weight="medium",
             class_name="chat-title",
+            custom_attrs={"data-testid": "chat-title"},
         ),
         chat_menu(),
         class_name="chat-header",

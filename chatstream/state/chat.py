@@ -9,7 +9,7 @@ import reflex as rx
 from .. import jobs, repository
 from ..models import Chat, Message, Status
 from ..settings import MAX_MESSAGE_CHARS, get_settings
-from ..streams import get_hub
+from ..streams import TITLE_CHANGED, get_hub
 from .live import LiveReply
 from .session import current_user_id
 from .views import MessageView
@@ -122,7 +122,8 @@ class ChatState(rx.State):
 
     @rx.event(background=True, supersedes=True)
     async def watch(self):
-        """Show replies started in this chat by another tab or device, as they start.
+        """Show replies started in this chat by another tab or device, as they start, and
+        a new title (written by the model) in the header and the sidebar.
 
         One per tab (a newer one cancels it); it ends when the tab shows another chat or its
         socket is no longer on this worker (closed, or reloaded onto another worker).
@@ -133,10 +134,25 @@ class ChatState(rx.State):
         if not owned:
             return
         async with get_hub().watch_chat(chat_id) as news:
+            news.put_nowait(TITLE_CHANGED)  # a title written before this subscription: check now
             while _tab_is_here(token):
                 try:
                     reply_id = await asyncio.wait_for(news.get(), WATCH_CHECK_SECONDS)
                 except TimeoutError:
+                    continue
+                if reply_id == TITLE_CHANGED:
+                    async with self:
+                        if self.public_id != chat_id:
+                            return
+                        with rx.session() as session:
+                            chat = await self._owned_chat(session, chat_id)
+                        changed = chat is not None and chat.title != self.title
+                        if changed:
+                            self.title = chat.title
+                    if changed:
+                        from .sidebar import SidebarState
+
+                        yield SidebarState.refresh
                     continue
                 async with self:
                     if self.public_id != chat_id:

@@ -1,0 +1,65 @@
+"""A chat's title written by the model after its first reply, shown live in every tab."""
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.e2e.conftest import chat_url, last_reply, register, send, wait_for
+
+
+@pytest.fixture
+def title(model):
+    """The scripted model titles chats "Trip to Lisbon" during this test only: the other
+    tests find their chats by the first words of their first message."""
+    model.title = "Trip to Lisbon"
+    try:
+        yield model.title
+    finally:
+        model.title = None
+
+
+def asked_for_a_title(model, text: str) -> bool:
+    return any(text in r.body["messages"][-1]["content"] for r in model.title_requests)
+
+
+def test_the_models_title_shows_in_the_header_and_the_sidebar_without_a_reload(page, title):
+    register(page)
+    page.evaluate("window.notReloaded = true")
+
+    send(page, "where should we eat in lisbon next week")
+
+    expect(last_reply(page)).to_have_attribute("data-status", "complete")
+    expect(page.get_by_test_id("chat-title")).to_have_text(title)
+    expect(page.get_by_test_id("chat-link")).to_have_text([title])
+    assert page.evaluate("window.notReloaded") is True
+
+
+def test_when_the_title_request_fails_the_first_words_stay(page, model):
+    register(page)
+
+    send(page, "a chat the model cannot title")
+
+    expect(last_reply(page)).to_have_attribute("data-status", "complete")
+    wait_for(lambda: asked_for_a_title(model, "a chat the model cannot title"))
+    expect(page.get_by_test_id("chat-title")).to_have_text("a chat the model cannot title")
+    expect(page.get_by_test_id("chat-link")).to_have_text(["a chat the model cannot title"])
+
+
+def test_another_tab_on_the_chat_sees_the_new_title_too(pages, model):
+    first = pages.new()
+    register(first)
+    send(first, "plans for a weekend away")  # no title yet: the request fails
+    expect(last_reply(first)).to_have_attribute("data-status", "complete")
+    wait_for(lambda: asked_for_a_title(model, "plans for a weekend away"))
+    second = first.context.new_page()
+    second.goto(chat_url(first))
+    expect(second.get_by_test_id("chat-title")).to_have_text("plans for a weekend away")
+    model.title = "Weekend in Lisbon"
+    try:
+        # Regenerating the first reply of a chat that still has its first words titles it.
+        last_reply(first).get_by_test_id("regenerate").click()
+
+        for tab in (first, second):
+            expect(tab.get_by_test_id("chat-title")).to_have_text("Weekend in Lisbon")
+            expect(tab.get_by_test_id("chat-link")).to_have_text(["Weekend in Lisbon"])
+    finally:
+        model.title = None
