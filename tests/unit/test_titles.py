@@ -276,3 +276,18 @@ async def test_news_of_a_new_title_reaches_the_tabs_on_another_worker():
     finally:
         for hub in hubs:
             await hub.close()
+
+
+async def test_the_title_is_asked_of_the_chats_own_model(model):
+    model.models = ("test-model", "big-model")
+    model.title = "Written by the big one"
+    chat, reply = new_chat("which model titles me")
+    with rx.session() as session:
+        repository.set_chat_settings(
+            session=session, chat=session.get(Chat, chat.id), model="big-model"
+        )
+
+    await reply_and_title(reply, settings_for(model))
+
+    assert model.title_requests[-1].body["model"] == "big-model"
+    assert title_of(chat) == "Written by the big one"
