@@ -189,6 +189,10 @@ class LocalModelServer:
             "CHATSTREAM_MAX_TOKENS": os.environ.get("CHATSTREAM_MAX_TOKENS", str(REPLY_TOKENS)),
             "CHATSTREAM_STOP": os.environ.get("CHATSTREAM_STOP", json.dumps(list(STOP))),
             "CHATSTREAM_TEMPERATURE": os.environ.get("CHATSTREAM_TEMPERATURE", str(TEMPERATURE)),
+            # Measured: asked for a title, it answers the question or drifts ("How do I
+            # reverse a list in Python?" gave "What is the capital of Germany?"). The first
+            # words are the better title.
+            "CHATSTREAM_TITLES": os.environ.get("CHATSTREAM_TITLES", "0"),
         }
 
 

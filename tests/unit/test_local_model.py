@@ -58,6 +58,7 @@ def test_the_app_settings_read_the_local_model_environment(monkeypatch):
     server = LocalModelServer(port=1234)
     monkeypatch.delenv("CHATSTREAM_MAX_TOKENS", raising=False)
     monkeypatch.delenv("CHATSTREAM_STOP", raising=False)
+    monkeypatch.delenv("CHATSTREAM_TITLES", raising=False)
     for name, value in server.environment().items():
         monkeypatch.setenv(name, value)
     settings = get_settings()
@@ -65,6 +66,7 @@ def test_the_app_settings_read_the_local_model_environment(monkeypatch):
     assert settings.model_name == "gemma-3-270m"
     assert settings.stop == STOP and settings.max_tokens == 320
     assert "Gemma 3 270M" in settings.model_description
+    assert settings.titles is False  # too small to title a chat: the first words stay
 
 
 def test_stop_sequences_are_a_json_list_or_one_plain_string(monkeypatch):
