@@ -6,6 +6,7 @@ import reflex as rx
 from reflex_local_auth import LocalAuthState
 
 from .. import jobs, repository
+from ..streams import TITLE_CHANGED, get_hub
 from .chat import ChatState
 from .search import SearchState
 from .session import current_user_id
@@ -73,6 +74,7 @@ class SidebarState(rx.State):
         chat_state = await self.get_state(ChatState)
         if chat_state.public_id == public_id:
             chat_state.title = new_title
+        await get_hub().announce(public_id, TITLE_CHANGED)  # other tabs showing the chat
         return SidebarState.refresh
 
     @rx.event

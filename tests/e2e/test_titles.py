@@ -63,3 +63,20 @@ def test_another_tab_on_the_chat_sees_the_new_title_too(pages, model):
             expect(tab.get_by_test_id("chat-link")).to_have_text(["Weekend in Lisbon"])
     finally:
         model.title = None
+
+
+def test_a_rename_in_one_tab_shows_in_another_tab_on_the_chat(pages, model):
+    first = pages.new()
+    register(first)
+    send(first, "a chat to rename elsewhere")
+    expect(last_reply(first)).to_have_attribute("data-status", "complete")
+    second = first.context.new_page()
+    second.goto(chat_url(first))
+    expect(second.get_by_test_id("chat-title")).to_have_text("a chat to rename elsewhere")
+
+    first.get_by_test_id("rename-chat").first.click()
+    first.get_by_test_id("rename-input").fill("Renamed in the first tab")
+    first.get_by_test_id("rename-save").click()
+
+    expect(second.get_by_test_id("chat-title")).to_have_text("Renamed in the first tab")
+    expect(second.get_by_test_id("chat-link")).to_have_text(["Renamed in the first tab"])
