@@ -8,8 +8,8 @@ from playwright.sync_api import Page, expect
 
 from .conftest import register
 
-DARK = re.compile(r"(^|\s)dark(\s|$)")
-LIGHT = re.compile(r"(^|\s)light(\s|$)")
+DARK = re.compile(r"(^|[\s:])dark(\s|$)")
+LIGHT = re.compile(r"(^|[\s:])light(\s|$)")
 
 # The luminance (0 black .. 1 white) of what is painted behind the chat column: the first
 # ancestor of <main> with a background of its own.
@@ -47,3 +47,52 @@ def test_theme_follows_the_system(page: Page):
     looks_light(page)
     page.emulate_media(color_scheme="dark")
     looks_dark(page)
+
+
+def test_theme_switch_persists_across_reload(page: Page):
+    page.emulate_media(color_scheme="light")
+    register(page)
+    looks_light(page)
+    choose(page, "dark")
+    looks_dark(page)
+    page.reload()
+    expect(page.get_by_test_id("composer")).to_be_visible()
+    looks_dark(page)
+    other = page.context.new_page()
+    other.emulate_media(color_scheme="light")
+    other.goto("/")
+    expect(other.get_by_test_id("composer")).to_be_visible()
+    looks_dark(other)
+    choose(page, "system")
+    looks_light(page)
+    page.emulate_media(color_scheme="dark")
+    looks_dark(page)
+
+
+# Installed before any of the page's own scripts: at every frame, just before it is painted
+# (requestAnimationFrame), notes the classes of <html> and of the Radix Themes root when they
+# differ from the last frame's. The first entry is the first frame ever painted.
+RECORD_FRAMES = """
+window.__frames = [];
+const sample = () => {
+  const root = document.querySelector(".radix-themes");
+  const now = "html:" + document.documentElement.className + " root:" + (root ? root.className : "-");
+  if (window.__frames.at(-1) !== now) window.__frames.push(now);
+  requestAnimationFrame(sample);
+};
+requestAnimationFrame(sample);
+"""
+
+
+def test_no_flash_of_wrong_theme(page: Page):
+    page.emulate_media(color_scheme="light")
+    register(page)
+    choose(page, "dark")
+    looks_dark(page)
+    page.add_init_script(RECORD_FRAMES)
+    page.reload()
+    expect(page.get_by_test_id("composer")).to_be_visible()
+    looks_dark(page)
+    frames = page.evaluate("() => window.__frames")
+    assert DARK.search(frames[0].split()[0]), frames  # dark from the very first frame
+    assert not [frame for frame in frames if LIGHT.search(frame)], frames
