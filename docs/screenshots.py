@@ -6,6 +6,7 @@ The app runs under AppHarness against the scripted model server, as in the brows
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -57,6 +58,11 @@ def main() -> None:
             expect(last_reply(page).locator("table")).to_be_visible()
             page.screenshot(path=OUT / "streaming.png")
             expect(last_reply(page)).to_have_attribute("data-status", "complete")
+            page.emulate_media(color_scheme="dark")  # the theme follows the system by default
+            expect(page.locator("html")).to_have_class(re.compile(r"\bdark\b"))
+            page.screenshot(path=OUT / "dark.png")
+            page.emulate_media(color_scheme="light")
+            expect(page.locator("html")).to_have_class(re.compile(r"\blight\b"))
             page.get_by_test_id("search-input").fill("lights")
             expect(page.get_by_test_id("search-result")).to_have_count(1)
             page.wait_for_timeout(300)

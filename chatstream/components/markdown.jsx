@@ -10,7 +10,6 @@ import { useEffect, useRef, useState } from "react";
 import ReactMarkdown from "react-markdown";
 import remarkGfm from "remark-gfm";
 import { PrismAsyncLight as SyntaxHighlighter } from "react-syntax-highlighter";
-import oneLight from "react-syntax-highlighter/dist/esm/styles/prism/one-light";
 
 function CodeBlock({ language, code }) {
   const [copied, setCopied] = useState(false);
@@ -23,8 +22,9 @@ function CodeBlock({ language, code }) {
     <div className="code-block">
       <button type="button" className="copy-code" data-testid="copy-code" title="Copy code"
         aria-label="Copy code" onClick={copy}>{copied ? "Copied" : "Copy"}</button>
-      <SyntaxHighlighter language={language} style={oneLight} wrapLongLines
-        customStyle={{ margin: 0, padding: "1em 4.5em 1em 1em", borderRadius: 8, fontSize: 13 }}>
+      {/* Token colours come from chatstream.css (classes, not inline styles), in Radix
+          colours that have light and dark values, so code reads well in both themes. */}
+      <SyntaxHighlighter language={language} style={{}} useInlineStyles={false} wrapLongLines>
         {code}
       </SyntaxHighlighter>
     </div>

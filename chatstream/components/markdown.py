@@ -21,9 +21,6 @@ _IMPORTS = {
     "react-markdown@10.1.0": ImportVar(tag="ReactMarkdown", is_default=True),
     "remark-gfm@4.0.1": ImportVar(tag="remarkGfm", is_default=True),
     "react-syntax-highlighter@16.1.2": ImportVar(tag="PrismAsyncLight", alias="SyntaxHighlighter"),
-    "react-syntax-highlighter/dist/esm/styles/prism/one-light": ImportVar(
-        tag="oneLight", is_default=True
-    ),
 }
 
 

@@ -1,4 +1,4 @@
-"""The sidebar: new chat, the user's chats (rename, delete), and sign out."""
+"""The sidebar: new chat, the user's chats (rename, delete), the theme, and sign out."""
 
 import reflex as rx
 
@@ -7,6 +7,7 @@ from ..state.search import SearchState
 from ..state.sidebar import SidebarState
 from ..state.views import ChatLink
 from .search import search_box, search_results
+from .theme import theme_menu
 from .transfer import import_button
 
 
@@ -123,6 +124,7 @@ def sidebar() -> rx.Component:
         rx.hstack(
             rx.icon("circle-user", size=18),
             rx.text(SidebarState.username, size="2", weight="medium", trim="both", flex="1"),
+            theme_menu(),
             rx.icon_button(
                 rx.icon("log-out", size=16),
                 variant="ghost",
