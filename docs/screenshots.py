@@ -24,7 +24,7 @@ OUT = ROOT / "docs"
 
 
 def main() -> None:
-    with FakeOpenAI() as model:
+    with FakeOpenAI(models=("test-model", "llama-3.1-70b-instruct", "qwen2.5-coder-32b")) as model:
         os.environ.update(model.app_environment())
         model.on(
             "markdown",
@@ -67,6 +67,11 @@ def main() -> None:
             expect(page.get_by_test_id("search-result")).to_have_count(1)
             page.wait_for_timeout(300)
             page.screenshot(path=OUT / "search.png")
+            page.keyboard.press("Escape")
+            page.get_by_test_id("model-picker").click()
+            expect(page.get_by_role("option")).to_have_count(3)
+            page.wait_for_timeout(300)
+            page.screenshot(path=OUT / "models.png")
             page.keyboard.press("Escape")
 
             phone = browser.new_context(
