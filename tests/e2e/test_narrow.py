@@ -56,8 +56,8 @@ def test_long_code_reply_does_not_overflow_the_phone_width(pages, model):
     for part in (reply, reply.locator("pre"), reply.locator("table")):
         box = part.bounding_box()
         assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= WIDTH, box
-    within_the_screen(page.get_by_test_id("composer"))
-    within_the_screen(page.get_by_test_id("send"))
+    for testid in ("composer", "send", "model-picker", "chat-settings"):
+        within_the_screen(page.get_by_test_id(testid))
 
 
 def test_sidebar_folds_away_on_a_phone(pages, model):
