@@ -185,11 +185,14 @@ class FakeOpenAI:
 
             def _json(self, status: int, payload: dict) -> None:
                 data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up (a tab closed while its model list was asked)
 
             def _client_gone(self, wait: float) -> bool:
                 """Sleep up to `wait` seconds; True as soon as the client closes its side."""
