@@ -102,6 +102,7 @@
 (() => {
   const PREFIX = "chatstream:draft:";
   const composer = () => document.querySelector('textarea[data-testid="composer"]');
+  const NEW = PREFIX + "new";
   const chatKey = () => PREFIX + (location.pathname.match(/^\/chat\/([\w-]+)/)?.[1] ?? "new");
   const stored = (key) => localStorage.getItem(key) ?? "";
   const store = (key, text) => (text ? localStorage.setItem(key, text) : localStorage.removeItem(key));
@@ -113,6 +114,10 @@
     const key = chatKey();
     if (el !== box || key !== shown) {  // another chat, or a new composer: show its draft
       if (sent && sent.key !== key && stored(sent.key) === sent.text) store(sent.key, "");
+      // Typed on the new-chat screen after its first message was sent, before the chat's
+      // own page replaced it: that text belongs to the chat just created.
+      const carried = sent && sent.key === NEW && key !== NEW && !stored(key) ? stored(NEW) : "";
+      if (carried) store(NEW, ""), store(key, carried);
       box = el, shown = key, sent = null;
       if (!typed) {  // (what is being typed wins over a stored draft)
         el.value = stored(key);

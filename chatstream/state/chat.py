@@ -232,10 +232,16 @@ class ChatState(rx.State):
             self._set_all([])
         self.put_message(MessageView.of(user_message))
         (await self.get_state(LiveReply)).show(reply)
-        events.insert(0, LiveReply.follow)  # first: the reply's first chunk waits for nothing
-        if new:  # the chat's own page then takes over, with a follower of its own
-            events.append(rx.redirect(f"{CHAT_ROUTE_PREFIX}{chat_id}"))
-        return events
+        if new:
+            # The chat's own page takes over at once, with a follower of its own and its
+            # on_load (the sidebar too): the sooner it does, the less a fast typist's next
+            # message meets a page being replaced.
+            return [
+                LiveReply.follow,  # first: the reply's first chunk waits for nothing
+                rx.set_value(COMPOSER_ID, ""),
+                rx.redirect(f"{CHAT_ROUTE_PREFIX}{chat_id}"),
+            ]
+        return [LiveReply.follow, *events]
 
     @rx.event
     async def stop(self):

@@ -125,9 +125,14 @@ def register(page: Page, username: str | None = None, timeout: float | None = No
 
 
 def send(page: Page, text: str) -> None:
+    """Send `text` as a person would; from the new-chat screen, wait until the chat it
+    creates has its own page (as a person waits to see it before typing on)."""
+    from_new_chat = re.match(r"^https?://[^/]+/$", page.url) is not None
     composer = page.get_by_test_id("composer")
     composer.fill(text)
     composer.press("Enter")
+    if from_new_chat and text.strip():
+        chat_url(page)
 
 
 def last_reply(page: Page):

@@ -80,6 +80,7 @@ def test_escape_stops_the_reply_being_written(page, model):
     send(page, "escape me")
     reply = last_reply(page)
     expect(reply.get_by_test_id("message-content")).to_have_text("still writing")
+    expect(page.get_by_test_id("stop")).to_be_visible()  # Esc stops what Stop would
 
     page.get_by_test_id("composer").press("Escape")
 
