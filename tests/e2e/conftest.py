@@ -1,4 +1,5 @@
-"""The real app (reflex.testing.AppHarness on the project root) in a real Chromium.
+"""The real app (reflex.testing.AppHarnessProd: the project's production build) in a real
+Chromium.
 
 The scripted model server runs in this process, as does the app's backend, so a test can
 script a reply and then read what the model server saw.
@@ -13,7 +14,7 @@ import time
 
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
-from reflex.testing import AppHarness
+from reflex.testing import AppHarnessProd
 
 from tests.conftest import ROOT
 from tests.fake_openai import FakeOpenAI
@@ -43,14 +44,16 @@ def model():
 
 @pytest.fixture(scope="session")
 def app(model, browser):
-    with AppHarness.create(root=ROOT, app_name="chatstream") as harness:
+    # The production build, as `make serve` runs it: measured 1.8x faster than the dev
+    # server (54 tests in 3 min 44 s against 6 min 41 s), and what users get.
+    with AppHarnessProd.create(root=ROOT, app_name="chatstream") as harness:
         warm_up(browser, harness.frontend_url)
         yield harness
 
 
 def warm_up(browser, url: str, attempts: int = 5) -> None:
-    """Use every page once before the tests. On first use the dev server bundles a page's
-    imports and then reloads the page, which must not happen in the middle of a test."""
+    """Use every page once before the tests: the first tab of a fresh backend pays for the
+    first database connections and the first compiled queries, not a test's timeouts."""
     context = browser.new_context(base_url=url)
     page = context.new_page()
     for attempt in range(attempts):
