@@ -74,15 +74,22 @@ def _explain(exc: Exception, settings: Settings, *, started: bool) -> str:
     return f"Unexpected error while calling the model: {exc!r}"
 
 
+def _sampling(settings: Settings) -> dict:
+    """The request options every completion carries: temperature and stop sequences."""
+    options: dict = {}
+    if settings.temperature is not None:
+        options["temperature"] = settings.temperature
+    if settings.stop:
+        options["stop"] = list(settings.stop)
+    return options
+
+
 async def _open(client: openai.AsyncOpenAI, settings: Settings, messages: list[dict]):
     """Start the request, retrying connection errors with backoff (0.5 s, 1 s, 2 s…)."""
     extra: dict = {"stream_options": {"include_usage": True}} if settings.stream_usage else {}
     if settings.max_tokens:
         extra["max_tokens"] = settings.max_tokens
-    if settings.temperature is not None:
-        extra["temperature"] = settings.temperature
-    if settings.stop:
-        extra["stop"] = list(settings.stop)
+    extra.update(_sampling(settings))
     for attempt in range(settings.connect_retries + 1):
         try:
             return await client.chat.completions.create(
@@ -173,9 +180,6 @@ async def complete(
     if not settings.model_configured:
         raise ModelError(NOT_CONFIGURED)
     client = _client(settings, asyncio.get_running_loop())
-    extra: dict = {"temperature": settings.temperature} if settings.temperature is not None else {}
-    if settings.stop:
-        extra["stop"] = list(settings.stop)
     try:
         # Both limits: the client's covers each read, `wait_for` the whole call.
         response = await asyncio.wait_for(
@@ -184,7 +188,7 @@ async def complete(
                 messages=messages,
                 max_tokens=max_tokens,
                 timeout=timeout,
-                **extra,
+                **_sampling(settings),
             ),
             timeout,
         )

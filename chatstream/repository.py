@@ -28,6 +28,11 @@ def title_from(text: str) -> str:
     return cut + "…"
 
 
+def _one_line(title: str) -> str:
+    """A title as stored: whitespace collapsed, at most the column's 200 characters."""
+    return " ".join(title.split())[:200]
+
+
 def user_id_for_token(*, session: Session, auth_token: str) -> int | None:
     """The signed-in user of an auth token, read fresh from the database."""
     if not auth_token:
@@ -75,7 +80,7 @@ def get_chat(*, session: Session, owner_id: int, public_id: str) -> Chat | None:
 
 
 def rename_chat(*, session: Session, chat: Chat, title: str) -> Chat:
-    chat.title = " ".join(title.split())[:200] or chat.title
+    chat.title = _one_line(title) or chat.title
     session.add(chat)
     session.commit()
     session.refresh(chat)
@@ -110,7 +115,7 @@ def set_auto_title(*, session: Session, chat_id: int, expected: str, title: str)
     result = session.exec(
         sa.update(Chat)
         .where(col(Chat.id) == chat_id, col(Chat.title) == expected)
-        .values(title=" ".join(title.split())[:200])
+        .values(title=_one_line(title))
         .execution_options(synchronize_session=False)
     )
     session.commit()
@@ -126,6 +131,15 @@ def delete_chat(*, session: Session, chat: Chat) -> None:
 def list_messages(*, session: Session, chat_id: int) -> list[Message]:
     return list(
         session.exec(select(Message).where(Message.chat_id == chat_id).order_by(col(Message.id)))
+    )
+
+
+def first_messages(*, session: Session, chat_id: int, count: int) -> list[Message]:
+    """The chat's first `count` messages, oldest first, however long the chat."""
+    return list(
+        session.exec(
+            select(Message).where(Message.chat_id == chat_id).order_by(col(Message.id)).limit(count)
+        )
     )
 
 
@@ -306,7 +320,7 @@ def import_chat(
     transaction: a failure creates nothing. None of them streams."""
     chat = Chat(
         owner_id=owner_id,
-        title=" ".join(title.split())[:200] or "Imported chat",
+        title=_one_line(title) or "Imported chat",
         model=model,
         system_prompt=system_prompt,
     )

@@ -15,10 +15,9 @@ import re
 from dataclasses import dataclass
 
 import reflex as rx
-from sqlmodel import col, select
 
 from . import llm, repository
-from .models import Chat, Message, Status
+from .models import Status
 from .settings import Settings
 from .streams import TITLE_CHANGED, get_hub
 
@@ -91,15 +90,10 @@ def _first_exchange(reply_id: int) -> _FirstExchange | None:
         reply = repository.get_message(session=session, message_id=reply_id)
         if reply is None or reply.streaming or reply.status != Status.COMPLETE.value:
             return None
-        first = session.exec(  # only the first two rows, however long the chat
-            select(Message)
-            .where(Message.chat_id == reply.chat_id)
-            .order_by(col(Message.id))
-            .limit(2)
-        ).all()
+        first = repository.first_messages(session=session, chat_id=reply.chat_id, count=2)
         if [m.role for m in first] != ["user", "assistant"] or first[1].id != reply_id:
             return None
-        chat = session.get(Chat, reply.chat_id)
+        chat = repository.chat_of(session=session, message=reply)
         if chat is None or chat.title != repository.title_from(first[0].content):
             return None  # renamed by the user, or imported with a title of its own
         return _FirstExchange(chat.id, chat.public_id, chat.title, first[0].content, reply.content)

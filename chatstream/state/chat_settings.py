@@ -26,6 +26,14 @@ def _option(model: str, settings: Settings) -> ModelOption:
     return ModelOption(id=model, label=label)
 
 
+def _offering(options: list[ModelOption], model: str, settings: Settings) -> list[ModelOption]:
+    """`options`, with `model` too: a chat's model stays shown when the endpoint no longer
+    lists it (or the list is not read yet)."""
+    if any(option.id == model for option in options):
+        return options
+    return [*options, _option(model, settings)]
+
+
 class ChatSettingsState(rx.State):
     models: list[ModelOption] = []
     """What the picker offers: the configured model, then the endpoint's others."""
@@ -54,8 +62,8 @@ class ChatSettingsState(rx.State):
         shown = chat.public_id if chat else ""
         if shown != self._shown:  # another chat: an editor left open does not follow it
             self._shown, self.editing, self.error = shown, False, ""
-        if not any(option.id == self.model for option in self.models):
-            self.models = [*self.models, _option(self.model, settings)]
+        if (offered := _offering(self.models, self.model, settings)) is not self.models:
+            self.models = offered  # (assigned only when it changes: each assignment is sent)
 
     def choices(self) -> tuple[str | None, str | None]:
         """(model, system prompt) for a new chat; None means the app's."""
@@ -67,9 +75,7 @@ class ChatSettingsState(rx.State):
         settings = get_settings()
         offered = [_option(model, settings) for model in await llm.available_models(settings)]
         async with self:
-            if not any(option.id == self.model for option in offered):
-                offered.append(_option(self.model, settings))  # chosen before the list changed
-            self.models = offered
+            self.models = _offering(offered, self.model, settings)
 
     async def _save(self, **choices: str | None) -> bool:
         """Keep a choice (`model` or `system_prompt`): on the chat shown, or for the chat the

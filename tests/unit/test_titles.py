@@ -2,7 +2,6 @@
 model server and the real database."""
 
 import asyncio
-import dataclasses
 import logging
 import uuid
 
@@ -17,6 +16,7 @@ from chatstream.streams import TITLE_CHANGED, get_hub
 from tests.factories import make_chat, make_user
 from tests.fake_openai import TITLE_MARKER, FakeOpenAI, Reply
 from tests.services import REDIS_URL
+from tests.unit.test_jobs import settings_for as jobs_settings_for
 
 
 @pytest.fixture
@@ -26,18 +26,7 @@ def model():
 
 
 def settings_for(server, **changes):
-    base = dataclasses.replace(
-        get_settings(),
-        base_url=server.url,
-        api_key="test-key",
-        model="test-model",
-        system_prompt="Be brief.",
-        stall_timeout=5.0,
-        connect_retries=0,
-        titles=True,
-        title_timeout=5.0,
-    )
-    return dataclasses.replace(base, **changes)
+    return jobs_settings_for(server, **{"titles": True, "title_timeout": 5.0, **changes})
 
 
 def new_chat(text: str) -> tuple[Chat, Message]:
