@@ -4,7 +4,7 @@ from pathlib import Path
 
 import reflex as rx
 
-from . import jobs
+from . import gate, jobs
 from .pages import auth, chat  # noqa: F401  (registers the routes)
 
 # Inline, not src=: it must run before the first paint (see the file). rx.el.script is a
@@ -16,3 +16,4 @@ app = rx.App(
     head_components=[rx.el.script(_THEME_SCRIPT), rx.script(src="/chatstream.js")],
 )
 app.register_lifespan_task(jobs.lifespan)
+gate.install(app)  # only the events of gate.SURFACE, with arguments of their kinds

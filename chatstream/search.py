@@ -48,6 +48,8 @@ comparators.dispatch_for("autogenerate", priority=DispatchPriority.LAST)(_leave_
 
 MAX_TERMS = 8
 MAX_RESULTS = 30
+STATEMENT_TIMEOUT_MS = 3_000
+"""PostgreSQL: a search taking longer is cancelled (its transaction only) and finds nothing."""
 SNIPPET_WORDS = 14
 _WORD = re.compile(r"[^\W_]+")
 
@@ -132,6 +134,7 @@ _TSQUERY = (
 
 
 def _postgres(session: Session, owner_id: int, words: list[str]):
+    session.exec(sa.text(f"SET LOCAL statement_timeout = {STATEMENT_TIMEOUT_MS}"))
     # Whole words through plainto_tsquery; the last word as a prefix query. The word is
     # letters and digits only, quoted as a tsquery lexeme, so it cannot carry operators.
     params = {

@@ -86,14 +86,12 @@ def _chat_entry(chat: ChatLink) -> rx.Component:
             custom_attrs={"data-testid": "chat-link", "data-chat-id": chat.id},
         ),
         rx.el.div(
-            _action(
-                "pencil", "Rename chat", "rename-chat", SidebarState.ask_rename(chat.id, chat.title)
-            ),
+            _action("pencil", "Rename chat", "rename-chat", SidebarState.ask_rename(chat.id)),
             _action(
                 "trash-2",
                 "Delete chat",
                 "delete-chat",
-                SidebarState.ask_delete(chat.id, chat.title),
+                SidebarState.ask_delete(chat.id),
             ),
             class_name="chat-actions",
         ),

@@ -67,7 +67,7 @@ class ChatState(rx.State):
     def _set_all(self, views: list[MessageView]) -> None:
         self.messages, self.recent = views, []
 
-    def put_message(self, view: MessageView) -> None:
+    def _put_message(self, view: MessageView) -> None:
         """Add a message to the chat, or replace the one with the same id."""
         for messages in (self.messages, self.recent):
             for index, existing in enumerate(messages):
@@ -93,16 +93,16 @@ class ChatState(rx.State):
         from .chat_settings import ChatSettingsState
 
         live = await self.get_state(LiveReply)
-        (await self.get_state(ChatSettingsState)).show(chat)
+        (await self.get_state(ChatSettingsState))._show(chat)
         self.notice, self.editing_id = "", ""
         self.not_found = chat is None and bool(self.public_id)
         self.title = chat.title if chat else ""
         self._set_all([MessageView.of(m) for m in messages if not m.streaming])
         streaming = next((m for m in messages if m.streaming), None)
         if streaming is None:
-            live.clear()
+            live._clear()
             return None
-        live.show(streaming)
+        live._show(streaming)
         return LiveReply.follow
 
     async def _load(self):
@@ -202,7 +202,7 @@ class ChatState(rx.State):
             if new:
                 from .chat_settings import ChatSettingsState
 
-                model, system_prompt = (await self.get_state(ChatSettingsState)).choices()
+                model, system_prompt = (await self.get_state(ChatSettingsState))._choices()
                 chat = repository.create_chat(
                     session=session,
                     owner_id=user_id,
@@ -230,8 +230,8 @@ class ChatState(rx.State):
         if new:
             self.public_id, self.title = chat_id, title
             self._set_all([])
-        self.put_message(MessageView.of(user_message))
-        (await self.get_state(LiveReply)).show(reply)
+        self._put_message(MessageView.of(user_message))
+        (await self.get_state(LiveReply))._show(reply)
         if new:
             # The chat's own page takes over at once, with a follower of its own and its
             # on_load (the sidebar too): the sooner it does, the less a fast typist's next
@@ -287,7 +287,7 @@ class ChatState(rx.State):
         await get_hub().announce(self._page_chat_id(), reply.public_id)
         self._set_all(kept)
         self.editing_id, self.notice = "", ""
-        (await self.get_state(LiveReply)).show(reply)
+        (await self.get_state(LiveReply))._show(reply)
         return LiveReply.follow
 
     @rx.event
@@ -301,7 +301,9 @@ class ChatState(rx.State):
 
     @rx.event
     def start_edit(self, message_id: str):
-        self.editing_id = message_id
+        """Edit a message this tab shows, which is the user's (their chat was loaded for them)."""
+        if any(m.id == message_id and m.role == "user" for m in self._all()):
+            self.editing_id = message_id
 
     @rx.event
     def cancel_edit(self):

@@ -50,7 +50,7 @@ class ChatSettingsState(rx.State):
     _chosen_prompt: str | None = None
     """The new-chat screen's choices (None: the app's), given to the chat it creates."""
 
-    def show(self, chat: Chat | None) -> None:
+    def _show(self, chat: Chat | None) -> None:
         """Show the settings of `chat`, or the app's defaults on the new-chat screen."""
         settings = get_settings()
         self._chosen_model, self._chosen_prompt = (
@@ -65,7 +65,7 @@ class ChatSettingsState(rx.State):
         if (offered := _offering(self.models, self.model, settings)) is not self.models:
             self.models = offered  # (assigned only when it changes: each assignment is sent)
 
-    def choices(self) -> tuple[str | None, str | None]:
+    def _choices(self) -> tuple[str | None, str | None]:
         """(model, system prompt) for a new chat; None means the app's."""
         return self._chosen_model, self._chosen_prompt
 

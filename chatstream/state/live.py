@@ -75,14 +75,14 @@ class LiveReply(rx.State):
         self.chunk, self.offset, self._sent = text[self._sent :], self._sent, len(text)
         return True
 
-    def show(self, message: Message) -> None:
+    def _show(self, message: Message) -> None:
         """Point this tab at a streaming message; call `follow` next."""
         self.message_id = message.public_id
         channel = get_hub().channel(message.public_id)
         self._sync(channel.text if channel else message.content)
         self._generation += 1
 
-    def clear(self) -> None:
+    def _clear(self) -> None:
         self.message_id = ""
         self._sync("")
         self._generation += 1
@@ -90,12 +90,18 @@ class LiveReply(rx.State):
     @rx.event
     async def resync(self):
         """The tab missed an update (a reconnect): send it the whole text so far once."""
-        if self.message_id:
-            channel = get_hub().channel(self.message_id)
-            self._sync((await self._next(self.message_id, -1, channel)).text)
+        if not self.message_id:
+            return
+        if _owned_message(self.message_id, await current_user_id(self)) is None:
+            self._clear()  # not this user's (the tab signed in as someone else since)
+            return
+        channel = get_hub().channel(self.message_id)
+        self._sync((await self._next(self.message_id, -1, channel)).text)
 
-    @rx.event(background=True)
+    @rx.event(background=True, supersedes=True)
     async def follow(self):
+        """Relay the reply this tab shows until it ends. One per tab: a newer `follow`
+        cancels the one running, so calling it again never multiplies the updates."""
         async with self:
             generation, public_id = self._generation, self.message_id
             user_id = await current_user_id(self)
@@ -154,5 +160,5 @@ class LiveReply(rx.State):
         message = _message(public_id)
         chat = await self.get_state(ChatState)
         if message is not None:
-            chat.put_message(MessageView.of(message))
-        self.clear()
+            chat._put_message(MessageView.of(message))
+        self._clear()

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import logging
 from urllib.parse import urlencode
 
 import reflex as rx
+from sqlalchemy.exc import OperationalError
 
 from .. import search
 from .session import current_user_id
+
+log = logging.getLogger(__name__)
+
+QUERY_CHARS = 200
+"""The longest query searched; the rest of a longer one is ignored."""
+SEARCHES_AT_ONCE = asyncio.Semaphore(4)
+"""Searches run in threads, off the event loop; at most this many at once per worker."""
 
 
 @dataclasses.dataclass
@@ -40,6 +50,15 @@ class SearchResult:
         )
 
 
+def _search(user_id: int, query: str) -> list[search.SearchHit]:
+    try:
+        with rx.session() as session:
+            return search.search_chats(session=session, owner_id=user_id, query=query)
+    except OperationalError as exc:  # PostgreSQL cancelled it (search.STATEMENT_TIMEOUT_MS)
+        log.warning("search of user %s given up: %s", user_id, str(exc).splitlines()[0])
+        return []
+
+
 class SearchState(rx.State):
     query: str = ""
     results: list[SearchResult] = []
@@ -50,17 +69,17 @@ class SearchState(rx.State):
 
     @rx.event
     async def set_query(self, value: str):
-        self.query = value[:200]
-        self.run(await current_user_id(self))
+        self.query = value[:QUERY_CHARS]
+        await self._run(await current_user_id(self))
 
-    def run(self, user_id: int | None) -> None:
+    async def _run(self, user_id: int | None) -> None:
         """(Re)compute the results: as the query changes, and when the chats change under it."""
         words = search.terms(self.query)
         if user_id is None or not words:
             self.results = []
             return
-        with rx.session() as session:
-            hits = search.search_chats(session=session, owner_id=user_id, query=self.query)
+        async with SEARCHES_AT_ONCE:
+            hits = await asyncio.to_thread(_search, user_id, self.query)
         self.results = [SearchResult.of(hit, words) for hit in hits]
 
     @rx.event

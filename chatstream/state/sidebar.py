@@ -8,8 +8,11 @@ from reflex_local_auth import LocalAuthState
 from .. import jobs, repository
 from ..streams import TITLE_CHANGED, get_hub
 from .chat import ChatState
+from .chat_settings import ChatSettingsState
+from .live import LiveReply
 from .search import SearchState
 from .session import current_user_id
+from .transfer import TransferState
 from .views import ChatLink
 
 
@@ -35,19 +38,33 @@ class SidebarState(rx.State):
             self.chats = [
                 ChatLink.of(c) for c in repository.list_chats(session=session, owner_id=user_id)
             ]
-        (await self.get_state(SearchState)).run(user_id)  # a search shown follows the chats too
+        await (await self.get_state(SearchState))._run(
+            user_id
+        )  # a search shown follows the chats too
 
     @rx.event
     def toggle(self):
         self.open_on_mobile = not self.open_on_mobile
 
-    @rx.event
-    def ask_rename(self, public_id: str, title: str):
-        self.target_id, self.target_title, self.renaming = public_id, title, True
+    async def _target(self, public_id: str) -> bool:
+        """Aim the rename or delete dialog at the chat `public_id`, if it is the user's."""
+        user_id = await current_user_id(self)
+        with rx.session() as session:
+            chat = user_id and repository.get_chat(
+                session=session, owner_id=user_id, public_id=public_id
+            )
+        if not chat:
+            return False
+        self.target_id, self.target_title = chat.public_id, chat.title
+        return True
 
     @rx.event
-    def ask_delete(self, public_id: str, title: str):
-        self.target_id, self.target_title, self.deleting = public_id, title, True
+    async def ask_rename(self, public_id: str):
+        self.renaming = await self._target(public_id)
+
+    @rx.event
+    async def ask_delete(self, public_id: str):
+        self.deleting = await self._target(public_id)
 
     @rx.event
     def set_renaming(self, value: bool):
@@ -99,10 +116,11 @@ class SidebarState(rx.State):
 
     @rx.event
     async def logout(self):
+        """End the session, and forget in this tab everything the user was shown."""
         auth = await self.get_state(LocalAuthState)
         auth.do_logout()
-        self.chats = []
-        search = await self.get_state(SearchState)
-        search.query, search.results = "", []
-        self.username = ""
+        for state in (ChatState, ChatSettingsState, SearchState, TransferState):
+            (await self.get_state(state)).reset()
+        (await self.get_state(LiveReply))._clear()  # (its follower, if any, ends too)
+        self.reset()
         return rx.redirect("/login")
