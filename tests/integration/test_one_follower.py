@@ -1,0 +1,73 @@
+"""A tab follows a reply once, however often it asks: `follow` replaces, never multiplies."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+
+from chatstream.state.chat import ChatState
+from chatstream.state.live import LiveReply
+from chatstream.streams import get_hub
+from tests.factories import make_user, sign_in
+from tests.fake_openai import Reply, words
+from tests.reflex_client import ReflexTab, handler_name
+
+
+@contextlib.contextmanager
+def counting_followers(monkeypatch):
+    """How many followers are subscribed to a reply right now, in this process."""
+    hub = type(get_hub())
+    original, live = hub.follow, {"now": 0, "started": 0}
+
+    @contextlib.asynccontextmanager
+    async def follow(self, public_id):
+        live["now"] += 1
+        live["started"] += 1
+        try:
+            async with original(self, public_id) as channel:
+                yield channel
+        finally:
+            live["now"] -= 1
+
+    monkeypatch.setattr(hub, "follow", follow)
+    yield live
+
+
+async def test_a_repeated_follow_replaces_the_running_one(backend_url, model, monkeypatch):
+    marker = f"<follow-once-{secrets.token_hex(4)}>"
+    reply = Reply(chunks=words(f"the reply to {marker}, " * 20, 6), delay=0.01, hold_after=3)
+    model.on(marker, reply)
+    user, token = make_user(), secrets.token_urlsafe(16)
+    sign_in(user, token)
+    tab = ReflexTab(backend_url, local_storage={"_auth_token": token})
+    with counting_followers(monkeypatch) as followers:
+        try:
+            await tab.open("/")
+            await tab.send(handler_name(ChatState, "send"), form_data={"text": marker})
+            await tab.wait_for(
+                lambda: (
+                    tab.path.startswith("/chat/")
+                    and tab.hydrated()
+                    and tab.var(LiveReply, "message_id")
+                )
+            )
+            await asyncio.sleep(0.5)  # (the page's own follower has started)
+            for _ in range(6):  # as a hostile page would
+                await tab.send(handler_name(LiveReply, "follow"))
+            try:
+                async with asyncio.timeout(10):  # each newer one cancels the one before
+                    while followers["now"] != 1:
+                        await asyncio.sleep(0.05)
+            except TimeoutError:
+                raise AssertionError(f"followers: {followers}") from None
+            await asyncio.sleep(1.0)  # six of them would still be there now
+            assert followers["now"] == 1, followers
+            reply.release.set()
+            await tab.wait_for(lambda: not tab.var(LiveReply, "message_id"), timeout=30)
+            shown = [*tab.var(ChatState, "messages", []), *tab.var(ChatState, "recent", [])]
+            assert shown[-1]["content"] == reply.text
+        finally:
+            reply.release.set()
+            await tab.close()
+    assert followers["now"] == 0
