@@ -37,12 +37,13 @@ from reflex.state import (
 )
 from reflex_base.event import Event
 from reflex_base.registry import RegistrationContext
+from reflex_base.utils.form import FORM_DATA_ENTRIES_KEY
 from reflex_local_auth import LoginState
 
 from .settings import MAX_MESSAGE_CHARS, SYSTEM_PROMPT_CHARS
 from .state.auth import SignInState, SignupState
-from .state.chat import ChatState
-from .state.chat_settings import ChatSettingsState
+from .state.chat import COMPOSER_ID, ChatState
+from .state.chat_settings import SYSTEM_PROMPT_ID, ChatSettingsState
 from .state.live import LiveReply
 from .state.search import QUERY_CHARS, SearchState
 from .state.sidebar import SidebarState
@@ -87,11 +88,21 @@ class Form:
     """Form data as a browser submits it: named string fields, none other."""
 
     fields: Mapping[str, int]
-    """Field name: its longest value."""
+    """Field name: its longest value. Reflex's forms also send each field that has an `id`
+    under that id, so an id is a field name too."""
 
     def check(self, value: Any) -> None:
         if not isinstance(value, dict):
             raise Refused(f"form data is not an object but {type(value).__name__}")
+        if set(value) == {FORM_DATA_ENTRIES_KEY}:  # as the page sends it: [name, value] pairs
+            entries = value[FORM_DATA_ENTRIES_KEY]
+            if not isinstance(entries, list) or len(entries) > 4 * len(self.fields):
+                raise Refused("form entries are not a short list")
+            if not all(
+                isinstance(e, list) and len(e) == 2 and isinstance(e[0], str) for e in entries
+            ):
+                raise Refused("form entries are not [name, value] pairs")
+            value = dict(entries)
         if unknown := set(value) - set(self.fields):
             raise Refused(f"unknown form fields {sorted(map(str, unknown))[:5]}")
         for name, field in value.items():
@@ -178,7 +189,9 @@ SURFACE: dict[str, dict[str, Kind]] = {
     _event(ChatState, "open_chat"): {},
     _event(ChatState, "new_chat"): {},
     _event(ChatState, "watch"): {},
-    _event(ChatState, "send"): {"form_data": Form({"text": MESSAGE_FIELD_CHARS})},
+    _event(ChatState, "send"): {
+        "form_data": Form({"text": MESSAGE_FIELD_CHARS, COMPOSER_ID: MESSAGE_FIELD_CHARS})
+    },
     _event(ChatState, "stop"): {},
     _event(ChatState, "retry"): {"reply_id": ID},
     _event(ChatState, "start_edit"): {"message_id": ID},
@@ -192,7 +205,9 @@ SURFACE: dict[str, dict[str, Kind]] = {
     _event(ChatSettingsState, "set_editing"): {"value": Flag()},
     _event(ChatSettingsState, "use_default_prompt"): {},
     _event(ChatSettingsState, "save_prompt"): {
-        "form_data": Form({"system_prompt": 4 * SYSTEM_PROMPT_CHARS})
+        "form_data": Form(
+            {"system_prompt": 4 * SYSTEM_PROMPT_CHARS, SYSTEM_PROMPT_ID: 4 * SYSTEM_PROMPT_CHARS}
+        )
     },
     # The sidebar: chats, search, rename, delete, sign out.
     _event(SidebarState, "refresh"): {},
@@ -245,6 +260,48 @@ def check(name: str, payload: Any) -> None:
             raise Refused(f"argument {argument!r}: {refused}") from None
 
 
+def envelope_problem(data: Any) -> str | None:
+    """What is wrong with a socket event's envelope, which Reflex reads before any middleware
+    (a malformed one would end in a traceback there); None when it is as a page sends it."""
+    if not isinstance(data, dict):
+        return f"not an object but {type(data).__name__}"
+    name, payload, router = data.get("name"), data.get("payload", {}), data.get("router_data", {})
+    if not isinstance(name, str) or not 0 < len(name) <= 500:
+        return "no event name"
+    if not isinstance(payload, dict):
+        return f"{name[-120:]}: arguments are not an object"
+    if not isinstance(router, dict):
+        return f"{name[-120:]}: router data is not an object"
+    for key in ("pathname", "asPath"):
+        if not isinstance(router.get(key, ""), str) or len(router.get(key, "")) > 2_000:
+            return f"{name[-120:]}: router {key} is not a short string"
+    query = router.get("query", {})
+    if not isinstance(query, dict) or len(query) > 50:
+        return f"{name[-120:]}: router query is not a small object"
+    for key, value in query.items():
+        values = value if isinstance(value, list) else [value]
+        if len(key) > 200 or not all(isinstance(v, str) and len(v) <= 2_000 for v in values):
+            return f"{name[-120:]}: router query {key[:40]!r} is not short strings"
+    return None
+
+
+def _guard_socket(namespace: type) -> None:
+    """Check the envelope of every socket event (a connect's first one too) before Reflex
+    reads it."""
+    original = namespace.on_event
+    if getattr(original, "guarded", False):
+        return
+
+    async def on_event(self, sid: str, data: Any) -> None:
+        if (problem := envelope_problem(data)) is not None:
+            log.warning("refused socket event: %s", problem)
+            return
+        await original(self, sid, data)
+
+    on_event.guarded = True
+    namespace.on_event = on_event
+
+
 class EventGate(Middleware):
     async def preprocess(self, app, state: BaseState, event: Event) -> StateUpdate | None:
         try:
@@ -274,7 +331,10 @@ class _UnknownEventsAsRefusals(logging.Filter):
 
 def install(app: rx.App) -> None:
     """Put the gate in front of every handler of `app`."""
+    from reflex.app import EventNamespace
+
     app.add_middleware(EventGate(), index=0)
+    _guard_socket(EventNamespace)
     logging.getLogger("reflex_base.event.processor.event_processor").addFilter(
         _UnknownEventsAsRefusals()
     )

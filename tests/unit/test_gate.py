@@ -49,6 +49,17 @@ def test_an_id_is_a_short_token_never_a_record(value):
     assert "reply_id" in refusal(RETRY, {"reply_id": value})
 
 
+def test_form_data_as_the_page_sends_it():
+    gate.check(SEND, {"form_data": {"__reflex_form_data__": [["text", "hello"]]}})
+    wrapped = {"__reflex_form_data__": [["text", "hi"], ["chat_id", "x"]]}
+    assert "unknown form fields" in refusal(SEND, {"form_data": wrapped})
+    assert "pairs" in refusal(SEND, {"form_data": {"__reflex_form_data__": [["text"]]}})
+    assert "pairs" in refusal(SEND, {"form_data": {"__reflex_form_data__": [[1, "x"]]}})
+    assert "short list" in refusal(SEND, {"form_data": {"__reflex_form_data__": "text"}})
+    not_text = {"__reflex_form_data__": [["text", ["a"]]]}
+    assert "not a string" in refusal(SEND, {"form_data": not_text})
+
+
 def test_form_data_holds_only_its_string_fields():
     assert "unknown form fields" in refusal(SEND, {"form_data": {"text": "hi", "chat_id": "x"}})
     assert "not a string" in refusal(SEND, {"form_data": {"text": {"$gt": ""}}})
@@ -87,3 +98,24 @@ async def test_the_middleware_refuses_with_one_warning_line(caplog):
         )
         is None
     )
+
+
+@pytest.mark.parametrize(
+    ("envelope", "problem"),
+    [
+        ("a string", "not an object"),
+        ({"name": 5}, "no event name"),
+        ({"name": SEND, "payload": "x"}, "arguments are not an object"),
+        ({"name": SEND, "router_data": None}, "router data is not an object"),
+        ({"name": SEND, "router_data": {"pathname": {"a": 1}}}, "router pathname"),
+        ({"name": SEND, "router_data": {"query": "q"}}, "router query is not"),
+        ({"name": SEND, "router_data": {"query": {"chat_public_id": {"x": 1}}}}, "short strings"),
+    ],
+)
+def test_a_malformed_socket_envelope_is_refused(envelope, problem):
+    assert problem in gate.envelope_problem(envelope)
+
+
+def test_the_envelope_a_page_sends_passes():
+    router = {"pathname": "/chat/abc", "asPath": "/chat/abc", "query": {"chat_public_id": "abc"}}
+    assert gate.envelope_problem({"name": SEND, "payload": {}, "router_data": router}) is None
