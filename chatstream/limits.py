@@ -99,6 +99,7 @@ def admit_stream(*, session: Session, owner_id: int, limit: int | None = None) -
         return
     lock_owner(session=session, owner_id=owner_id)
     if (count := count_streaming(session=session, owner_id=owner_id)) >= limit:
+        log.info("user %s refused a reply: %d streaming (checked under the lock)", owner_id, count)
         raise TooManyStreams(count)
 
 
@@ -107,7 +108,10 @@ def _streams_full(user_id: int, limit: int) -> str | None:
         return None
     with rx.session() as session:
         count = count_streaming(session=session, owner_id=user_id)
-    return streams_notice(count) if count >= limit else None
+    if count < limit:
+        return None
+    log.info("user %s refused a reply: %d streaming", user_id, count)
+    return streams_notice(count)
 
 
 # Send rate ------------------------------------------------------------------------------------
@@ -189,7 +193,10 @@ async def _rate_full(user_id: int, limit: int) -> str | None:
     if limit <= 0:
         return None
     count, wait = await _admit_send(user_id, limit)
-    return rate_notice(count, wait) if wait > 0 else None
+    if wait <= 0:
+        return None
+    log.info("user %s refused a reply: %d started in the last minute", user_id, count)
+    return rate_notice(count, wait)
 
 
 async def refuse_reply(user_id: int) -> str | None:

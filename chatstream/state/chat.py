@@ -218,6 +218,8 @@ class ChatState(rx.State):
                     session=session, chat=chat, user_text=text, model=_model_of(chat)
                 )
             except (repository.ReplyInProgress, limits.TooManyStreams) as refused:
+                if new:  # it lost the race for the last slot: the chat made for it goes too
+                    repository.delete_chat(session=session, chat=chat)
                 self.notice = str(refused) or BUSY
                 return None
             chat_id, title = chat.public_id, chat.title

@@ -50,9 +50,12 @@ def streaming(owner: int) -> int:
         return limits.count_streaming(session=session, owner_id=owner)
 
 
-def saved_messages(owner: int) -> list[Message]:
+def saved(owner: int) -> tuple[int, int]:
+    """How many chats and messages the user has."""
     with rx.session() as session:
-        return list(session.exec(select(Message).join(Chat).where(col(Chat.owner_id) == owner)))
+        chats = session.exec(select(Chat.id).where(Chat.owner_id == owner)).all()
+        messages = session.exec(select(Message.id).where(col(Message.chat_id).in_(chats))).all()
+    return len(chats), len(messages)
 
 
 async def only_the_limit_streams(backend_urls: list[str], model: FakeOpenAI, limit: int) -> None:
@@ -75,7 +78,7 @@ async def only_the_limit_streams(backend_urls: list[str], model: FakeOpenAI, lim
             assert tab.client.path == "/"
         asked = {r.last_user_message for r in model.requests if run in r.last_user_message}
         assert asked == {f"hello {m}" for m in admitted}  # the refused never reached the model
-        assert len(saved_messages(owner)) == 2 * limit  # nor the database
+        assert saved(owner) == (limit, 2 * limit)  # nor the database
 
         replies[admitted[0]].release.set()  # one ends: its slot frees
         async with asyncio.timeout(15):
