@@ -38,6 +38,8 @@ def reply_text(size: int = 4000, seed: int = 1) -> str:
 def model_server() -> Iterator[FakeOpenAI]:
     with FakeOpenAI() as server:
         os.environ.update(server.app_environment(stall_timeout=60))
+        # Capacity steps stream many replies of one user at once: no per-user limits here.
+        os.environ.update(CHATSTREAM_MAX_STREAMS_PER_USER="0", CHATSTREAM_SENDS_PER_MINUTE="0")
         yield server
 
 

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from reflex_local_auth.auth_session import LocalAuthSession
 from sqlmodel import Session, col, select
 
-from . import database  # noqa: F401  (SQLite: WAL and a busy timeout)
+from . import database, limits  # noqa: F401  (database: SQLite's WAL and busy timeout)
 from .models import Chat, Message, Status, utcnow
 
 TITLE_CHARS = 60
@@ -153,7 +153,17 @@ def streaming_message(*, session: Session, chat_id: int) -> Message | None:
     ).first()
 
 
-def _open_reply(*, session: Session, chat: Chat, model: str) -> Message:
+def _open_reply(
+    *, session: Session, chat: Chat, model: str, max_streams: int | None = None
+) -> Message:
+    """Commit a new streaming reply with whatever the session holds, or nothing: at most
+    one streams per chat (`ReplyInProgress`), `max_streams` per user (`TooManyStreams`;
+    None: the setting), counted under a lock on the user in this same transaction."""
+    try:
+        limits.admit_stream(session=session, owner_id=chat.owner_id, limit=max_streams)
+    except limits.TooManyStreams:
+        session.rollback()
+        raise
     reply = Message(
         chat_id=chat.id,
         role="assistant",
@@ -175,22 +185,30 @@ def _open_reply(*, session: Session, chat: Chat, model: str) -> Message:
 
 
 def start_exchange(
-    *, session: Session, chat: Chat, user_text: str, model: str
+    *, session: Session, chat: Chat, user_text: str, model: str, max_streams: int | None = None
 ) -> tuple[Message, Message]:
     """Save the user's message and an empty streaming reply, atomically: if a reply already
-    streams in the chat, the one-streaming-reply index refuses both (`ReplyInProgress`)."""
+    streams in the chat, the one-streaming-reply index refuses both (`ReplyInProgress`), and
+    so does the user's limit of replies streaming at once (`limits.TooManyStreams`)."""
     user_message = Message(chat_id=chat.id, role="user", content=user_text)
     session.add(user_message)
-    reply = _open_reply(session=session, chat=chat, model=model)
+    reply = _open_reply(session=session, chat=chat, model=model, max_streams=max_streams)
     session.refresh(user_message)
     return user_message, reply
 
 
 def replace_reply(
-    *, session: Session, chat: Chat, after: Message, model: str, text: str | None = None
+    *,
+    session: Session,
+    chat: Chat,
+    after: Message,
+    model: str,
+    text: str | None = None,
+    max_streams: int | None = None,
 ) -> Message:
     """Drop every message after `after` (a user message, its text changed to `text` if
-    given) and open a new streaming reply to it: Retry, Regenerate and Edit."""
+    given) and open a new streaming reply to it: Retry, Regenerate and Edit. Refused as
+    `start_exchange` is, with nothing changed."""
     # Checked first: the delete below would otherwise remove the streaming reply itself.
     if streaming_message(session=session, chat_id=chat.id) is not None:
         raise ReplyInProgress
@@ -200,7 +218,7 @@ def replace_reply(
     session.exec(
         sa.delete(Message).where(col(Message.chat_id) == chat.id, col(Message.id) > after.id)
     )
-    return _open_reply(session=session, chat=chat, model=model)
+    return _open_reply(session=session, chat=chat, model=model, max_streams=max_streams)
 
 
 def history_before(*, session: Session, message: Message) -> list[Message]:

@@ -48,6 +48,11 @@ class Settings:
     """Ask the model for a short title after a chat's first complete exchange."""
     title_timeout: float = 15.0
     """Seconds the title request may take; after that the chat keeps its first words."""
+    max_streams_per_user: int = 3
+    """Replies one user may have streaming at once, over all tabs and workers; 0: no limit."""
+    sends_per_minute: int = 20
+    """Replies one user may start in any 60 seconds (sends, edits, retries, regenerates);
+    0: no limit."""
 
     @property
     def model_configured(self) -> bool:
@@ -74,6 +79,11 @@ class Settings:
 def _float(name: str, default: float) -> float:
     raw = os.environ.get(name, "").strip()
     return float(raw) if raw else default
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    return int(raw) if raw else default
 
 
 def _optional_float(name: str) -> float | None:
@@ -115,4 +125,6 @@ def get_settings() -> Settings:
         models_ttl=_float("CHATSTREAM_MODELS_TTL", 60.0),
         titles=os.environ.get("CHATSTREAM_TITLES", "1").strip().lower() not in ("0", "false", "no"),
         title_timeout=_float("CHATSTREAM_TITLE_TIMEOUT", 15.0),
+        max_streams_per_user=_int("CHATSTREAM_MAX_STREAMS_PER_USER", 3),
+        sends_per_minute=_int("CHATSTREAM_SENDS_PER_MINUTE", 20),
     )

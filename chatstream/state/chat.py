@@ -6,7 +6,7 @@ import asyncio
 
 import reflex as rx
 
-from .. import jobs, repository
+from .. import jobs, limits, repository
 from ..models import Chat, Message, Status
 from ..settings import MAX_MESSAGE_CHARS, get_settings
 from ..streams import TITLE_CHANGED, get_hub
@@ -188,6 +188,9 @@ class ChatState(rx.State):
         user_id = await current_user_id(self)
         if user_id is None:
             return rx.redirect("/login")
+        if (refusal := await limits.refuse_reply(user_id)) is not None:
+            self.notice = refusal
+            return None
         page_chat_id = self._page_chat_id()
         with rx.session() as session:
             chat = None
@@ -214,8 +217,10 @@ class ChatState(rx.State):
                 user_message, reply = repository.start_exchange(
                     session=session, chat=chat, user_text=text, model=_model_of(chat)
                 )
-            except repository.ReplyInProgress:
-                self.notice = BUSY
+            except (repository.ReplyInProgress, limits.TooManyStreams) as refused:
+                if new:  # it lost the race for the last slot: the chat made for it goes too
+                    repository.delete_chat(session=session, chat=chat)
+                self.notice = str(refused) or BUSY
                 return None
             chat_id, title = chat.public_id, chat.title
         jobs.start(message_id=reply.id, public_id=reply.public_id)
@@ -263,6 +268,10 @@ class ChatState(rx.State):
 
     async def _rewrite(self, user_message_id: str, text: str | None = None):
         """A new reply to the chat's last user message (its text replaced if `text` is given)."""
+        user_id = await current_user_id(self)
+        if user_id is not None and (refusal := await limits.refuse_reply(user_id)) is not None:
+            self.notice = refusal
+            return None
         with rx.session() as session:
             chat = await self._owned_chat(session, self._page_chat_id())
             if chat is None:
@@ -279,8 +288,8 @@ class ChatState(rx.State):
                     model=_model_of(chat),
                     text=text,
                 )
-            except repository.ReplyInProgress:
-                self.notice = BUSY
+            except (repository.ReplyInProgress, limits.TooManyStreams) as refused:
+                self.notice = str(refused) or BUSY
                 return None
             kept = [MessageView.of(m) for m in messages if m.id <= users[-1].id]
         jobs.start(message_id=reply.id, public_id=reply.public_id)

@@ -21,6 +21,9 @@ def model() -> Iterator[FakeOpenAI]:
     with FakeOpenAI() as server, pytest.MonkeyPatch.context() as env:
         for name, value in server.app_environment().items():
             env.setenv(name, value)
+        # The concurrency scenario streams 3 tabs x 2 chats per user at once; test_limits
+        # sets its own limit.
+        env.setenv("CHATSTREAM_MAX_STREAMS_PER_USER", "6")
         yield server
 
 

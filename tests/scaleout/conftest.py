@@ -32,6 +32,9 @@ from tests.services import POSTGRES_URL, REDIS_URL, CuttableProxy, free_port
 
 LEASE_SECONDS = 2
 """Short, so a killed worker's replies are declared interrupted within seconds."""
+STREAMS_PER_USER = 6
+"""The servers' `CHATSTREAM_MAX_STREAMS_PER_USER`: the concurrency scenario streams 3 tabs x
+2 chats per user at once, and test_limits shows this limit holding across the workers."""
 COPY_EXCLUDES = (
     ".git",
     ".web",
@@ -184,6 +187,7 @@ def cluster(model, tmp_path_factory):
         "REDIS_URL": f"redis://127.0.0.1:{redis_proxy.port}/0",
         "CHATSTREAM_REDIS_PREFIX": prefix,
         "CHATSTREAM_LEASE_SECONDS": str(LEASE_SECONDS),
+        "CHATSTREAM_MAX_STREAMS_PER_USER": str(STREAMS_PER_USER),
         "REFLEX_TELEMETRY_ENABLED": "false",
     }
     a = Server("A", base / "a", workers=2)
