@@ -165,7 +165,8 @@ class ReflexTab:
             self.on_delta(self, delta)
         for event in update.get("events") or []:
             self.events.append(event)
-            if event.get("name") == "_redirect" and self.follow_redirects:  # the browser navigates, then loads the page
+            # The browser navigates, then loads the page.
+            if event.get("name") == "_redirect" and self.follow_redirects:
                 task = asyncio.create_task(self.navigate(event["payload"]["path"]))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)

@@ -64,4 +64,3 @@ def backend_log(backend_url: str) -> Iterator[list[logging.LogRecord]]:
     finally:
         for logger in loggers:
             logger.removeHandler(keep)
-

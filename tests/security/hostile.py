@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import logging
 import re
@@ -42,8 +43,8 @@ COMMON = "hello"
 BIG = 900_000
 """The longest string sent: a frame over Reflex's socket limit (1,000,000 bytes,
 `REFLEX_SOCKET_MAX_HTTP_BUFFER_SIZE`) closes the socket before any handler sees it."""
-HELD_CHUNKS = 6
-"""Chunks of A's streaming reply sent before it is held."""
+HELD_CHUNKS = 12
+"""Chunks of A's streaming reply sent before it is held (its marker among them)."""
 
 
 def marker() -> str:
@@ -103,8 +104,8 @@ class Victim:
     secrets: list[str]
     before: dict[str, Any] = field(default_factory=dict)
     """A's `snapshot` before B's attacks."""
-    live_seen: list[str] = field(default_factory=list)
-    """Every live text update A's tab received, in order."""
+    live_seen: list[tuple[str, str]] = field(default_factory=list)
+    """Every live update A's tab received: (the reply it shows, its text so far)."""
 
     @property
     def streaming(self) -> Message:
@@ -164,7 +165,7 @@ async def make_victim(backend_url: str, model: FakeOpenAI) -> Victim:
     marks = {name: marker() for name in ("q1", "r1", "q2", "r2", "title", "prompt", "q3", "r3")}
 
     def text(name: str, kind: str) -> str:
-        return f"{COMMON} the {kind} {marks[name]} of A, {marks[name]} again."
+        return f"{marks[name]} {COMMON} the {kind} of A, {marks[name]} again."
 
     for q, r in (("q1", "r1"), ("q2", "r2")):
         model.on(marks[q], Reply(chunks=words(text(r, "reply"), 5)))
@@ -174,7 +175,7 @@ async def make_victim(backend_url: str, model: FakeOpenAI) -> Victim:
     )
     account, token = make_user(), secrets.token_urlsafe(24)
     sign_in(account, token)
-    victim_seen: list[str] = []
+    victim_seen: list[tuple[str, str]] = []
     held_text = [None, ""]  # the live reply's base, and the text put together on it
 
     def on_delta(tab: ReflexTab, delta) -> None:
@@ -185,7 +186,7 @@ async def make_victim(backend_url: str, model: FakeOpenAI) -> Victim:
         text = base if base != held_text[0] else held_text[1]
         text = text[:offset] + chunk
         held_text[:] = [base, text]
-        victim_seen.append(text if tab.var(LiveReply, "message_id") else "")
+        victim_seen.append((tab.var(LiveReply, "message_id"), text))
 
     tab = ReflexTab(backend_url, local_storage={"_auth_token": token}, on_delta=on_delta)
     await tab.open("/")
@@ -211,10 +212,14 @@ async def make_victim(backend_url: str, model: FakeOpenAI) -> Victim:
     request = model.request_for(marks["q3"])
     await until(lambda: len(request.sent) == HELD_CHUNKS, what="A's reply to be held")
     so_far = "".join(chunk for _, chunk in request.sent)
-    await tab.wait_for(lambda: victim_seen and victim_seen[-1] == so_far)
+    assert marks["r3"] in so_far
+    await tab.wait_for(lambda: victim_seen and victim_seen[-1][1] == so_far)
 
     done_chat, live_chat = _chat(done_id), _chat(live_id)
-    assert (done_chat.model, done_chat.system_prompt) == ("other-model", text("prompt", "system prompt"))
+    assert (done_chat.model, done_chat.system_prompt) == (
+        "other-model",
+        text("prompt", "system prompt"),
+    )
     messages = _messages(done_chat.id) + _messages(live_chat.id)
     assert messages[-1].streaming and len(messages) == 6
     return Victim(
@@ -384,21 +389,32 @@ Call = tuple[str, Any, dict[str, Any]]
 
 
 def calls_for(
-    name: str, params: list[tuple[str, type]], state: type[State], victim: Victim
+    name: str,
+    params: list[tuple[str, type]],
+    state: type[State],
+    victim: Victim,
+    *,
+    thorough: bool = True,
 ) -> list[Call]:
     """Everything B sends to one handler: each argument in turn given each of A's ids,
-    records, forms and garbage (the others A's streaming chat id), from each page; no
-    arguments, and extra ones. Garbage only from A's streaming chat's page."""
+    records and forms (the others A's streaming chat id), from each page; no arguments,
+    and extra ones; garbage from A's streaming chat's page. `thorough=False`: A's ids,
+    records and forms from that page only (for calling every handler in turn)."""
     default = victim.live_chat.public_id
     plain = {p: default for p, _ in params}
     extra = {**plain, "user_id": victim.user_id, "owner_id": victim.user_id, "chat": default}
-    calls: list[Call] = []
     everything, known = argument_values(victim), [*ids(victim), *records(victim), *forms(victim)]
+    calls: list[Call] = []
     for index, (page, router) in enumerate(pages(victim)):
-        calls.append((f"no arguments, from {page}", {}, router))
-        calls.append((f"extra arguments, from {page}", extra, router))
+        if not thorough and index != 1:
+            continue
+        if thorough:
+            calls.append((f"no arguments, from {page}", {}, router))
+            calls.append((f"extra arguments, from {page}", extra, router))
+        else:
+            calls.append((f"A's chat id, from {page}", plain, router))
         for param, _ in params:
-            for label, value in everything if index == 1 else known:
+            for label, value in everything if index == 1 and thorough else known:
                 calls.append((f"{param}={label}, from {page}", {**plain, param: value}, router))
     if name.endswith(".setvar"):
         router = chat_page(victim.live_chat.public_id)
@@ -418,10 +434,8 @@ def readable(update: dict[str, Any]) -> str:
     text = json.dumps(update, default=str)
     decoded = []
     for match in _DATA_URI.finditer(text):
-        try:
+        with contextlib.suppress(ValueError):  # not base64 after all
             decoded.append(base64.b64decode(match.group(1)).decode("utf-8", "replace"))
-        except ValueError:
-            pass
     return "\n".join([text, *decoded])
 
 
