@@ -42,13 +42,15 @@ serve: deps migrate local-model-if-needed ## The production build on one port, W
 	REFLEX_OPLOCK_ENABLED=$${REFLEX_OPLOCK_ENABLED:-true} \
 		$(WITH_MODEL) reflex run --env prod --single-port --frontend-port $(PORT)
 
-test: deps $(CHROMIUM) services local-model ## Every test: unit, integration, browser, crash, scale-out, local model
+test: deps $(CHROMIUM) services local-model ## Every test: unit, integration, hostile client, browser, crash, scale-out, local model
 	@echo "==> unit tests (scripted model server, SQLite; Redis for the relay)"
 	$(PY) -m pytest tests/unit
 	@echo "==> unit tests again on a fresh PostgreSQL database"
 	CHATSTREAM_TEST_DATABASE=postgresql $(PY) -m pytest tests/unit
 	@echo "==> integration tests (the app's backend, socket-level tabs)"
 	$(PY) -m pytest tests/integration
+	@echo "==> hostile-client tests (user B calls every handler with user A's ids and garbage)"
+	$(PY) -m pytest tests/security
 	@echo "==> browser tests (the real app in Chromium)"
 	$(PY) -m pytest tests/e2e
 	@echo "==> crash test (the app killed with kill -9 mid-reply, then started again)"

@@ -20,6 +20,7 @@ backend, websocket transport, on the path and namespace `/_event`:
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -58,11 +59,18 @@ class ReflexTab:
         *,
         local_storage: Mapping[str, str] | None = None,
         on_delta: Callable[[ReflexTab, Delta], None] | None = None,
+        on_update: Callable[[ReflexTab, dict[str, Any]], None] | None = None,
+        follow_redirects: bool = True,
     ) -> None:
         self.backend_url = backend_url.rstrip("/")
         self.token = str(uuid.uuid4())
         self.local_storage = dict(local_storage or {})
         self.on_delta = on_delta
+        self.on_update = on_update
+        """Called with each whole update received (delta and frontend events), as sent."""
+        self.follow_redirects = follow_redirects
+        """Navigate on `_redirect`, as a browser does; a hostile client need not."""
+        self.last_update = time.monotonic()
         self.path = "/"
         self.params: dict[str, str] = {}
         self.state: Delta = {}
@@ -72,6 +80,7 @@ class ReflexTab:
         self._tasks: set[asyncio.Task[None]] = set()
         self._sio = socketio.AsyncClient(reconnection=False)
         self._sio.on("event", self._on_update, namespace=NAMESPACE)
+        self._sio.on("disconnect", self._on_disconnect, namespace=NAMESPACE)
 
     def router_data(self) -> dict[str, Any]:
         data: dict[str, Any] = {"pathname": self.path, "asPath": self.path}
@@ -81,6 +90,11 @@ class ReflexTab:
 
     def _event(self, name: str, payload: dict[str, Any] | None = None) -> dict[str, Any]:
         return {"name": name, "payload": payload or {}, "router_data": self.router_data()}
+
+    async def emit(self, name: str, payload: Any, router_data: dict[str, Any]) -> None:
+        """Send an event exactly as given: any payload (a hostile client's), any page."""
+        event = {"name": name, "payload": payload, "router_data": router_data}
+        await self._sio.emit("event", event, namespace=NAMESPACE)
 
     def var(self, state: type[BaseState], name: str, default: Any = None) -> Any:
         return self.state.get(state.get_full_name(), {}).get(name + FIELD_MARKER, default)
@@ -120,6 +134,9 @@ class ReflexTab:
         """Send the event `name` (a full handler name) with these keyword arguments."""
         await self._sio.emit("event", self._event(name, payload), namespace=NAMESPACE)
 
+    def connected(self) -> bool:
+        return self._sio.connected
+
     def hydrated(self) -> bool:
         return self.state.get(HYDRATED[0], {}).get(HYDRATED[1]) is True
 
@@ -133,7 +150,14 @@ class ReflexTab:
             task.cancel()
         await self._sio.disconnect()
 
+    async def _on_disconnect(self, *_: Any) -> None:
+        async with self._changed:
+            self._changed.notify_all()
+
     async def _on_update(self, update: dict[str, Any]) -> None:
+        self.last_update = time.monotonic()
+        if self.on_update is not None:
+            self.on_update(self, update)
         delta: Delta = update.get("delta") or {}
         for state_name, changes in delta.items():
             self.state.setdefault(state_name, {}).update(changes)
@@ -141,7 +165,8 @@ class ReflexTab:
             self.on_delta(self, delta)
         for event in update.get("events") or []:
             self.events.append(event)
-            if event.get("name") == "_redirect":  # the browser navigates, then loads the page
+            # The browser navigates, then loads the page.
+            if event.get("name") == "_redirect" and self.follow_redirects:
                 task = asyncio.create_task(self.navigate(event["payload"]["path"]))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
