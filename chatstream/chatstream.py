@@ -14,6 +14,7 @@ _THEME_SCRIPT = (Path(__file__).parent.parent / "assets" / "theme.js").read_text
 app = rx.App(
     stylesheets=["/chatstream.css"],
     head_components=[rx.el.script(_THEME_SCRIPT), rx.script(src="/chatstream.js")],
+    frontend_exception_handler=gate.page_error,
 )
 app.register_lifespan_task(jobs.lifespan)
 gate.install(app)  # only the events of gate.SURFACE, with arguments of their kinds

@@ -117,9 +117,10 @@ class Storage:
     """Browser storage values sent at (re)connect: the app's client-storage vars only."""
 
     max_chars: int = 512
+    optional: bool = False
 
     def check(self, value: Any) -> None:
-        if value is None:
+        if value is None and self.optional:
             return
         if not isinstance(value, dict):
             raise Refused(f"storage is not an object but {type(value).__name__}")
@@ -170,7 +171,7 @@ def _event(state: type[BaseState], handler: str) -> str:
 SURFACE: dict[str, dict[str, Kind]] = {
     # Reflex's own: connecting, page loads, browser storage, errors seen by the page.
     _event(State, "hydrate"): {},
-    _event(State, "hydrate_and_load"): {"vars": Storage(), "hashes": Hashes()},
+    _event(State, "hydrate_and_load"): {"vars": Storage(optional=True), "hashes": Hashes()},
     _event(State, "set_is_hydrated"): {"value": Flag()},
     _event(OnLoadInternalState, "on_load_internal"): {},
     _event(OnLoadInternalState, "set_is_hydrated"): {"value": Flag()},
@@ -327,6 +328,14 @@ class _UnknownEventsAsRefusals(logging.Filter):
                 None,
             )
         return True
+
+
+def page_error(exception: Exception) -> None:
+    """An error a page reports (rx.App's frontend_exception_handler). Any client can send
+    one with any text, so it is one warning line, cut short and made safe for the log."""
+    from reflex_base.utils.format import sanitize_client_log_value
+
+    log.warning("a page reported an error: %s", sanitize_client_log_value(exception, 300))
 
 
 def install(app: rx.App) -> None:
