@@ -13,8 +13,8 @@ import inspect
 from reflex_base.registry import RegistrationContext
 from reflex_base.utils import types
 
-import chatstream.chatstream  # noqa: F401  (registers every state)
 from chatstream import gate
+from tests.security.surface import registered
 
 REFUSED = "refused"
 """Registered, but not on the gate's surface: a browser's call is refused unread."""
@@ -114,10 +114,7 @@ def _signature(registered) -> str:
 
 def registered_surface() -> dict[str, tuple[str, str]]:
     """Short name (`ChatState.send`) -> (full event name, signature), for every handler."""
-    return {
-        _short(name): (name, _signature(registered))
-        for name, registered in RegistrationContext.get().event_handlers.items()
-    }
+    return {_short(name): (name, _signature(handler)) for name, handler in registered().items()}
 
 
 def test_every_registered_handler_was_reviewed():
