@@ -9,11 +9,17 @@ from .pages import auth, chat  # noqa: F401  (registers the routes)
 
 # Inline, not src=: it must run before the first paint (see the file). rx.el.script is a
 # plain <script> in the document; rx.script would be added by Helmet after React starts.
-_THEME_SCRIPT = (Path(__file__).parent.parent / "assets" / "theme.js").read_text()
+_ASSETS = Path(__file__).parent.parent / "assets"
+_THEME_SCRIPT = (_ASSETS / "theme.js").read_text()
+_TOKEN_SCRIPT = (_ASSETS / "token.js").read_text()  # a tab's token from the CSPRNG (see the file)
 
 app = rx.App(
     stylesheets=["/chatstream.css"],
-    head_components=[rx.el.script(_THEME_SCRIPT), rx.script(src="/chatstream.js")],
+    head_components=[
+        rx.el.script(_TOKEN_SCRIPT),
+        rx.el.script(_THEME_SCRIPT),
+        rx.script(src="/chatstream.js"),
+    ],
     frontend_exception_handler=gate.page_error,
 )
 app.register_lifespan_task(jobs.lifespan)
