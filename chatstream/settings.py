@@ -116,3 +116,29 @@ def get_settings() -> Settings:
         titles=os.environ.get("CHATSTREAM_TITLES", "1").strip().lower() not in ("0", "false", "no"),
         title_timeout=_float("CHATSTREAM_TITLE_TIMEOUT", 15.0),
     )
+
+
+@dataclass(frozen=True)
+class SignInLimits:
+    """How failed sign-ins are throttled (chatstream/throttle.py).
+
+    A key (an account's username, or a client's IP address) that gathers `failures` failed
+    sign-ins, each within `window` seconds of the one before, is refused for `lockout`
+    seconds; every further failure after that doubles the wait, up to `max_lockout`.
+    """
+
+    account_failures: int = 5
+    client_failures: int = 20
+    window: float = 900.0
+    lockout: float = 30.0
+    max_lockout: float = 900.0
+
+
+def get_signin_limits() -> SignInLimits:
+    return SignInLimits(
+        account_failures=int(_float("CHATSTREAM_SIGNIN_ACCOUNT_FAILURES", 5)),
+        client_failures=int(_float("CHATSTREAM_SIGNIN_CLIENT_FAILURES", 20)),
+        window=_float("CHATSTREAM_SIGNIN_WINDOW", 900.0),
+        lockout=_float("CHATSTREAM_SIGNIN_LOCKOUT", 30.0),
+        max_lockout=_float("CHATSTREAM_SIGNIN_MAX_LOCKOUT", 900.0),
+    )

@@ -9,7 +9,7 @@ from .. import jobs, repository
 from ..streams import TITLE_CHANGED, get_hub
 from .chat import ChatState
 from .search import SearchState
-from .session import current_user_id
+from .session import current_user_id, end_session
 from .views import ChatLink
 
 
@@ -99,8 +99,7 @@ class SidebarState(rx.State):
 
     @rx.event
     async def logout(self):
-        auth = await self.get_state(LocalAuthState)
-        auth.do_logout()
+        await end_session(self)
         self.chats = []
         search = await self.get_state(SearchState)
         search.query, search.results = "", []
