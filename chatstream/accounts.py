@@ -83,7 +83,7 @@ async def authenticate(username: str, password: str) -> int | None:
     """The id of the enabled account with this username and password, or None; as slow for
     an unknown or disabled account as for a wrong password."""
     user = None
-    if len(username) <= USERNAME_CHARS:
+    if len(username) <= USERNAME_CHARS and "\x00" not in username:  # no one's; PostgreSQL
         with rx.session() as session:
             user = session.exec(
                 select(LocalUser).where(LocalUser.username == username)

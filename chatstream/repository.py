@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
@@ -35,8 +36,10 @@ def _one_line(title: str) -> str:
     return " ".join(title.split())[:200]
 
 
-AUTH_TOKEN_CHARS = 255
-"""The longest auth token looked up (the session column's size); ours are 43 characters."""
+AUTH_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,255}")
+"""What an auth token may look like: ours (43 URL-safe characters) and reflex-local-auth's
+older ones (the tab's client token, a UUID). Anything else is no one's, and is not sent to
+the database (where a NUL character, say, is an error on PostgreSQL)."""
 SESSION_DAYS = 7
 
 
@@ -45,7 +48,7 @@ def user_id_for_token(*, session: Session, auth_token: object) -> int | None:
 
     The token comes from the browser's storage: anything but a short string is no one's.
     """
-    if not isinstance(auth_token, str) or not auth_token or len(auth_token) > AUTH_TOKEN_CHARS:
+    if not _is_token(auth_token):
         return None
     return session.exec(
         select(LocalAuthSession.user_id)
@@ -56,6 +59,10 @@ def user_id_for_token(*, session: Session, auth_token: object) -> int | None:
             col(LocalUser.enabled).is_(True),
         )
     ).first()
+
+
+def _is_token(value: object) -> bool:
+    return isinstance(value, str) and AUTH_TOKEN.fullmatch(value) is not None
 
 
 def start_session(*, session: Session, user_id: int, days: int = SESSION_DAYS) -> str:
@@ -72,7 +79,7 @@ def start_session(*, session: Session, user_id: int, days: int = SESSION_DAYS) -
 
 def end_session(*, session: Session, auth_token: object) -> None:
     """Sign out: the token is no one's any more (a token that is not a string never was)."""
-    if isinstance(auth_token, str) and auth_token and len(auth_token) <= AUTH_TOKEN_CHARS:
+    if _is_token(auth_token):
         session.exec(sa.delete(LocalAuthSession).where(LocalAuthSession.session_id == auth_token))
         session.commit()
 

@@ -151,7 +151,8 @@ async def test_unknown_user_disabled_account_and_wrong_password_cost_one_check_a
     assert await accounts.authenticate("nobody-at-all", PASSWORD) is None
     assert await accounts.authenticate(disabled.username, PASSWORD) is None
     assert await accounts.authenticate("x" * 10_000, PASSWORD) is None
-    assert [cost for cost, _ in checks] == [user.password_hash[:7]] * 4  # e.g. b"$2b$12$"
+    assert await accounts.authenticate("a\x00b", PASSWORD) is None
+    assert [cost for cost, _ in checks] == [user.password_hash[:7]] * 5  # e.g. b"$2b$12$"
 
 
 async def test_bcrypt_runs_off_the_event_loop(checks):
@@ -189,7 +190,9 @@ def test_sign_out_ends_the_session():
         assert repository.user_id_for_token(session=session, auth_token=token) is None
 
 
-@pytest.mark.parametrize("token", [None, 42, ["a"], {"session_id": "x"}, "x" * 100_000, ""])
+@pytest.mark.parametrize(
+    "token", [None, 42, ["a"], {"session_id": "x"}, "x" * 100_000, "", "a\x00b", "' OR 1=1"]
+)
 def test_a_token_that_is_not_a_short_string_is_no_ones(token):
     with rx.session() as session:
         assert repository.user_id_for_token(session=session, auth_token=token) is None
