@@ -1,7 +1,7 @@
 """Accounts: the registration rules, and password checks that take the same time for anyone.
 
 bcrypt costs about a quarter of a second of CPU per hash or check: it runs in a worker thread
-(`asyncio.to_thread`), never on the event loop, where it would stall every reply streaming on
+(one per worker, `BCRYPT_THREADS`), never on the event loop, where it would stall every reply streaming on
 the worker. An unknown or disabled account is checked against a dummy hash of the same cost,
 so its answer takes as long as a wrong password's and says the same thing.
 """
@@ -11,12 +11,15 @@ from __future__ import annotations
 import asyncio
 import functools
 import re
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import bcrypt
 import reflex as rx
 from reflex_local_auth.user import LocalUser
 from sqlmodel import select
+
+from .settings import get_signin_limits
 
 MIN_PASSWORD = 8
 MAX_PASSWORD_BYTES = 72
@@ -26,6 +29,37 @@ USERNAME_CHARS = 255
 """The longest username looked up (the column's size)."""
 
 SIGN_IN_FAILED = "There was a problem logging in, please try again."
+BUSY = "Too many sign-ins at once. Try again in a moment."
+
+_waiting = 0
+
+
+class Busy(RuntimeError):
+    """The worker has as many bcrypt jobs as it takes (`SignInLimits.bcrypt_queue`)."""
+
+
+@functools.cache
+def _pool() -> ThreadPoolExecutor:
+    """bcrypt's own threads (`SignInLimits.bcrypt_threads`, default one per worker: the
+    other cores stay free for the event loop and the streams)."""
+    threads = get_signin_limits().bcrypt_threads
+    return ThreadPoolExecutor(max_workers=threads, thread_name_prefix="bcrypt")
+
+
+def busy() -> bool:
+    return _waiting >= get_signin_limits().bcrypt_queue
+
+
+async def _in_thread(function, *args):
+    """Run a bcrypt job in the bcrypt thread, or refuse it when too many are waiting."""
+    global _waiting
+    if busy():
+        raise Busy(BUSY)
+    _waiting += 1
+    try:
+        return await asyncio.get_running_loop().run_in_executor(_pool(), function, *args)
+    finally:
+        _waiting -= 1
 
 
 class Refusal(ValueError):
@@ -76,7 +110,7 @@ def _dummy_hash() -> bytes:
 
 
 async def hash_password(password: str) -> bytes:
-    return await asyncio.to_thread(_hash, password)
+    return await _in_thread(_hash, password)
 
 
 async def authenticate(username: str, password: str) -> int | None:
@@ -89,6 +123,6 @@ async def authenticate(username: str, password: str) -> int | None:
                 select(LocalUser).where(LocalUser.username == username)
             ).one_or_none()
     usable = user is not None and user.enabled and user.id is not None
-    password_hash = user.password_hash if usable else await asyncio.to_thread(_dummy_hash)
-    matches = await asyncio.to_thread(_check, password, password_hash)
+    password_hash = user.password_hash if usable else await _in_thread(_dummy_hash)
+    matches = await _in_thread(_check, password, password_hash)
     return user.id if usable and matches else None

@@ -132,6 +132,11 @@ class SignInLimits:
     window: float = 900.0
     lockout: float = 30.0
     max_lockout: float = 900.0
+    bcrypt_threads: int = 1
+    """Threads per worker that hash and check passwords (about 0.3 s of CPU each)."""
+    bcrypt_queue: int = 8
+    """Hashes and checks a worker takes at once; beyond, a sign-in is asked to wait a moment,
+    so a flood of sign-ins cannot pile minutes of CPU up in front of the others."""
 
 
 def get_signin_limits() -> SignInLimits:
@@ -141,4 +146,6 @@ def get_signin_limits() -> SignInLimits:
         window=_float("CHATSTREAM_SIGNIN_WINDOW", 900.0),
         lockout=_float("CHATSTREAM_SIGNIN_LOCKOUT", 30.0),
         max_lockout=_float("CHATSTREAM_SIGNIN_MAX_LOCKOUT", 900.0),
+        bcrypt_threads=max(1, int(_float("CHATSTREAM_BCRYPT_THREADS", 1))),
+        bcrypt_queue=max(1, int(_float("CHATSTREAM_BCRYPT_QUEUE", 8))),
     )

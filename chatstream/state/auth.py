@@ -38,7 +38,11 @@ class SignupState(reflex_local_auth.RegistrationState):
             if repository.username_taken(session=session, username=username):
                 self.error_message = _taken(username)
                 return rx.set_value("username", "")
-        password_hash = await accounts.hash_password(password)
+        try:
+            password_hash = await accounts.hash_password(password)
+        except accounts.Busy:
+            self.error_message = accounts.BUSY
+            return None
         try:
             with rx.session() as session:
                 user = repository.create_user(
@@ -72,8 +76,13 @@ class SignInState(reflex_local_auth.LoginState):
         throttle = get_throttle()
         if refusal := await throttle.refusal(username=username, ip=ip):
             return self._refuse(refusal)
+        if accounts.busy():  # not counted as a failure
+            return self._refuse(accounts.BUSY)
         await throttle.attempt(username=username, ip=ip)
-        user_id = await accounts.authenticate(username, password)
+        try:
+            user_id = await accounts.authenticate(username, password)
+        except accounts.Busy:
+            return self._refuse(accounts.BUSY)
         if user_id is None:
             return self._refuse(accounts.SIGN_IN_FAILED)
         await throttle.succeeded(username=username, ip=ip)
