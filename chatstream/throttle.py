@@ -118,6 +118,8 @@ class RedisCounts:
 
     async def give_back(self, key: str, now: float, limits: SignInLimits) -> None:
         name = self.key(key)
+        if not await self.client.exists(name):  # forgotten meanwhile: nothing to give back
+            return
         if await self.client.hincrby(name, "n", -1) < 0:
             await self.client.hset(name, "n", 0)
 
