@@ -129,6 +129,30 @@ def table(ours: dict, naive: dict, ours_b: dict, naive_b: dict, scaled: dict) ->
     return "\n".join(lines)
 
 
+SIGN_IN_ROWS = {
+    "alone": "reply alone",
+    "sign_ins": "beside 10 sign-ins/s, bcrypt in its thread (ours)",
+    "sign_ins_on_loop": "beside 10 sign-ins in 1 s, bcrypt on the event loop (reflex-local-auth)",
+}
+
+
+def sign_in_table(result: dict) -> str:
+    """bench/signins.py's figures as a Markdown table."""
+    lines = [
+        "| one reply streaming (300 chunks at 100/s) | chunk p50 ms | p95 ms | max ms | "
+        "sign-ins sent | bcrypt checks | refused busy |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for key, label in SIGN_IN_ROWS.items():
+        r = result[key]
+        busy = r["sign_ins_answered"] - r["bcrypt_checks"]
+        lines.append(
+            f"| {label} | {r['p50_ms']:,.0f} | {r['p95_ms']:,.0f} | {r['max_ms']:,.0f} | "
+            f"{r['sign_ins_sent']} | {r['bcrypt_checks']} | {max(busy, 0)} |"
+        )
+    return "\n".join(lines)
+
+
 def machine() -> str:
     info = Path("/proc/cpuinfo").read_text().splitlines()
     cpu = next(
@@ -177,12 +201,28 @@ def plot(ours: dict, naive: dict, ours_b: dict, naive_b: dict, scaled: dict, pat
     fig.savefig(path, dpi=100)
 
 
+def write_signins(signins: dict) -> None:
+    """Also on its own (`python bench/run.py signins` runs just this step)."""
+    (RESULTS / "signins.md").write_text(
+        f"# Sign-ins beside a streaming reply, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"
+        f"\n\nMachine: {machine()}. `python -m bench.signins`, a step of `make bench`: one "
+        "backend worker; the reply's tab, the ten sign-in tabs and the model server in the "
+        f"same process.\n\n{sign_in_table(signins)}\n\nRaw: `{json.dumps(signins)}`\n"
+    )
+
+
 def main() -> None:
+    if sys.argv[1:] == ["signins"]:
+        RESULTS.mkdir(exist_ok=True)
+        write_signins(run("bench.signins"))
+        print((RESULTS / "signins.md").read_text())
+        return
     started = time.time()
     ours_b, naive_b = run("bench.browser", "ours"), run("bench.browser", "naive")
     ours = run("bench.measure", "ours", *map(str, STEPS["ours"]))
     naive = run("bench.measure", "naive", *map(str, STEPS["naive"]))
     scaled = run("bench.scaleout", *map(str, STEPS["scaleout"]))
+    signins = run("bench.signins")
     text = table(ours, naive, ours_b, naive_b, scaled)
     report = (
         f"# make bench, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\n\n"
@@ -190,12 +230,15 @@ def main() -> None:
         "A 4,000-character reply as 1,000 chunks of 4 at 100/s (scripted model server); "
         "'after 50 messages' = 50 earlier messages of 500 characters.\n\n"
         f"{text}\n\n![plot](latest.png)\n\n"
-        f"Raw: `{json.dumps({'ours': ours, 'naive': naive, 'ours_browser': ours_b, 'naive_browser': naive_b, 'scaleout': scaled})}`\n"
+        "Sign-ins beside a streaming reply, on the same backend worker (bench/signins.py):\n\n"
+        f"{sign_in_table(signins)}\n\n"
+        f"Raw: `{json.dumps({'ours': ours, 'naive': naive, 'ours_browser': ours_b, 'naive_browser': naive_b, 'scaleout': scaled, 'signins': signins})}`\n"
     )
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "latest.md").write_text(report)
     plot(ours, naive, ours_b, naive_b, scaled, RESULTS / "latest.png")
-    print(report.split("![plot]")[0])
+    write_signins(signins)
+    print(report.split("Raw:")[0])
     print(f"written to {RESULTS / 'latest.md'} and latest.png")
 
 

@@ -114,9 +114,11 @@ class Form:
 
 @dataclasses.dataclass(frozen=True)
 class Storage:
-    """Browser storage values sent at (re)connect: the app's client-storage vars only."""
+    """Browser storage values sent at (re)connect: the app's client-storage vars only. The
+    one there is, the sign-in token, is URL-safe (repository.AUTH_TOKEN) or empty."""
 
-    max_chars: int = 512
+    max_chars: int = 255
+    pattern: re.Pattern[str] = re.compile(r"[A-Za-z0-9_-]*")
     optional: bool = False
 
     def check(self, value: Any) -> None:
@@ -128,7 +130,7 @@ class Storage:
         for name, stored in value.items():
             if name not in allowed:
                 raise Refused(f"unknown storage var {str(name)[:80]!r}")
-            Text(self.max_chars).check(stored)
+            Text(self.max_chars, self.pattern).check(stored)
 
 
 @dataclasses.dataclass(frozen=True)

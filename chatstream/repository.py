@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
+import secrets
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from reflex_local_auth.auth_session import LocalAuthSession
+from reflex_local_auth.user import LocalUser
 from sqlmodel import Session, col, select
 
 from . import database, limits  # noqa: F401  (database: SQLite's WAL and busy timeout)
@@ -33,16 +36,75 @@ def _one_line(title: str) -> str:
     return " ".join(title.split())[:200]
 
 
-def user_id_for_token(*, session: Session, auth_token: str) -> int | None:
-    """The signed-in user of an auth token, read fresh from the database."""
-    if not auth_token:
+AUTH_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,255}")
+"""What an auth token may look like: ours (43 URL-safe characters) and reflex-local-auth's
+older ones (the tab's client token, a UUID). Anything else is no one's, and is not sent to
+the database (where a NUL character, say, is an error on PostgreSQL)."""
+SESSION_DAYS = 7
+
+
+def user_id_for_token(*, session: Session, auth_token: object) -> int | None:
+    """The signed-in, enabled user of an auth token, read fresh from the database.
+
+    The token comes from the browser's storage: anything but a short string is no one's.
+    """
+    if not _is_token(auth_token):
         return None
     return session.exec(
-        select(LocalAuthSession.user_id).where(
+        select(LocalAuthSession.user_id)
+        .join(LocalUser, col(LocalUser.id) == LocalAuthSession.user_id)
+        .where(
             LocalAuthSession.session_id == auth_token,
             LocalAuthSession.expiration >= datetime.now(UTC),
+            col(LocalUser.enabled).is_(True),
         )
     ).first()
+
+
+def _is_token(value: object) -> bool:
+    return isinstance(value, str) and AUTH_TOKEN.fullmatch(value) is not None
+
+
+def start_session(*, session: Session, user_id: int, days: int = SESSION_DAYS) -> str:
+    """A new sign-in of `user_id`: its token, made here from a CSPRNG, never by the browser."""
+    token = secrets.token_urlsafe(32)
+    session.add(
+        LocalAuthSession(
+            user_id=user_id, session_id=token, expiration=datetime.now(UTC) + timedelta(days=days)
+        )
+    )
+    session.commit()
+    return token
+
+
+def end_session(*, session: Session, auth_token: object) -> None:
+    """Sign out: the token is no one's any more (a token that is not a string never was)."""
+    if _is_token(auth_token):
+        session.exec(sa.delete(LocalAuthSession).where(LocalAuthSession.session_id == auth_token))
+        session.commit()
+
+
+def disable_user(*, session: Session, user_id: int) -> None:
+    """Disable an account and end all its sessions: every tab signed in as it is signed out
+    at its next event (`user_id_for_token` also refuses a disabled user's tokens)."""
+    session.exec(sa.update(LocalUser).where(col(LocalUser.id) == user_id).values(enabled=False))
+    session.exec(sa.delete(LocalAuthSession).where(LocalAuthSession.user_id == user_id))
+    session.commit()
+
+
+def username_taken(*, session: Session, username: str) -> bool:
+    return (
+        session.exec(select(LocalUser.id).where(LocalUser.username == username)).first() is not None
+    )
+
+
+def create_user(*, session: Session, username: str, password_hash: bytes) -> LocalUser:
+    """An enabled account (the caller checked the rules and hashed the password)."""
+    user = LocalUser(username=username, password_hash=password_hash, enabled=True)
+    session.add(user)
+    session.commit()
+    session.refresh(user)
+    return user
 
 
 def create_chat(

@@ -128,3 +128,36 @@ def get_settings() -> Settings:
         max_streams_per_user=_int("CHATSTREAM_MAX_STREAMS_PER_USER", 3),
         sends_per_minute=_int("CHATSTREAM_SENDS_PER_MINUTE", 20),
     )
+
+
+@dataclass(frozen=True)
+class SignInLimits:
+    """How failed sign-ins are throttled (chatstream/throttle.py).
+
+    A key (an account's username, or a client's IP address) that gathers `failures` failed
+    sign-ins, each within `window` seconds of the one before, is refused for `lockout`
+    seconds; every further failure after that doubles the wait, up to `max_lockout`.
+    """
+
+    account_failures: int = 5
+    client_failures: int = 20
+    window: float = 900.0
+    lockout: float = 30.0
+    max_lockout: float = 900.0
+    bcrypt_threads: int = 1
+    """Threads per worker that hash and check passwords (about 0.3 s of CPU each)."""
+    bcrypt_queue: int = 8
+    """Hashes and checks a worker takes at once; beyond, a sign-in is asked to wait a moment,
+    so a flood of sign-ins cannot pile minutes of CPU up in front of the others."""
+
+
+def get_signin_limits() -> SignInLimits:
+    return SignInLimits(
+        account_failures=int(_float("CHATSTREAM_SIGNIN_ACCOUNT_FAILURES", 5)),
+        client_failures=int(_float("CHATSTREAM_SIGNIN_CLIENT_FAILURES", 20)),
+        window=_float("CHATSTREAM_SIGNIN_WINDOW", 900.0),
+        lockout=_float("CHATSTREAM_SIGNIN_LOCKOUT", 30.0),
+        max_lockout=_float("CHATSTREAM_SIGNIN_MAX_LOCKOUT", 900.0),
+        bcrypt_threads=max(1, int(_float("CHATSTREAM_BCRYPT_THREADS", 1))),
+        bcrypt_queue=max(1, int(_float("CHATSTREAM_BCRYPT_QUEUE", 8))),
+    )

@@ -1,34 +1,58 @@
-"""Accounts on top of reflex-local-auth: stricter registration, signed in right away; sign in."""
+"""Accounts on top of reflex-local-auth: its tables and pages' states, our own handlers.
+
+reflex-local-auth's own `on_submit` and `handle_registration` are not called (and the event
+gate refuses them): they hash on the event loop, tell a disabled account apart, skip our
+registration rules and use the tab's client token as the session. Ours may be called by any
+client with any arguments: a form that is not an object of strings gets a plain refusal.
+"""
 
 from __future__ import annotations
 
-import re
-
 import reflex as rx
 import reflex_local_auth
-from reflex_local_auth.user import LocalUser
-from sqlmodel import select
+from sqlalchemy.exc import IntegrityError
 
-MIN_PASSWORD = 8
-USERNAME = re.compile(r"^[A-Za-z0-9_.-]{3,40}$")
+from .. import accounts, repository
+from ..accounts import Refusal
+from ..throttle import get_throttle
+from .session import begin_session
+
+
+def _taken(username: str) -> str:
+    return f"Username {username} is already registered. Try a different name"
 
 
 class SignupState(reflex_local_auth.RegistrationState):
     @rx.event
-    def register(self, form_data: dict):
-        username = (form_data.get("username") or "").strip()
-        password = form_data.get("password") or ""
-        if not USERNAME.match(username):
-            self.error_message = "Use 3–40 letters, digits, dots, dashes or underscores."
-            return rx.set_focus("username")
-        if len(password) < MIN_PASSWORD:
-            self.error_message = f"Use a password of at least {MIN_PASSWORD} characters."
-            return rx.set_focus("password")
-        if problem := self._validate_fields(username, password, form_data.get("confirm_password")):
-            return problem
-        self._register_user(username, password)
-        self._login(self.new_user_id)
+    async def register(self, form_data: dict | None = None):
+        """Create the account (rules of accounts.check_registration) and sign it in."""
         self.error_message = ""
+        try:
+            fields = accounts.fields(form_data, "username", "password", "confirm_password")
+            username, password, confirm = fields[0].strip(), fields[1], fields[2]
+            accounts.check_registration(username, password, confirm)
+        except Refusal as refusal:
+            self.error_message = str(refusal)
+            return None
+        with rx.session() as session:
+            if repository.username_taken(session=session, username=username):
+                self.error_message = _taken(username)
+                return rx.set_value("username", "")
+        try:
+            password_hash = await accounts.hash_password(password)
+        except accounts.Busy:
+            self.error_message = accounts.BUSY
+            return None
+        try:
+            with rx.session() as session:
+                user = repository.create_user(
+                    session=session, username=username, password_hash=password_hash
+                )
+                user_id = user.id
+        except IntegrityError:  # registered meanwhile, from another tab
+            self.error_message = _taken(username)
+            return rx.set_value("username", "")
+        await begin_session(self, user_id)
         return rx.redirect("/")
 
 
@@ -40,15 +64,31 @@ class SignInState(reflex_local_auth.LoginState):
     """
 
     @rx.event
-    def sign_in(self, form_data: dict):
+    async def sign_in(self, form_data: dict | None = None):
+        """One answer for an unknown user, a disabled account and a wrong password; failures
+        are throttled per account and per client address (chatstream/throttle.py)."""
         self.error_message = ""
-        with rx.session() as session:
-            user = session.exec(
-                select(LocalUser).where(LocalUser.username == form_data.get("username", ""))
-            ).one_or_none()
-        password = form_data.get("password") or ""
-        if user is None or not user.enabled or not password or not user.verify(password):
-            self.error_message = "There was a problem logging in, please try again."
-            return rx.set_value("password", "")
-        self._login(user.id)
+        try:
+            username, password = accounts.fields(form_data, "username", "password")
+        except Refusal as refusal:
+            return self._refuse(str(refusal))
+        username, ip = username.strip(), self.router.session.client_ip
+        throttle = get_throttle()
+        if refusal := await throttle.refusal(username=username, ip=ip):
+            return self._refuse(refusal)
+        if accounts.busy():  # not counted as a failure
+            return self._refuse(accounts.BUSY)
+        await throttle.attempt(username=username, ip=ip)
+        try:
+            user_id = await accounts.authenticate(username, password)
+        except accounts.Busy:
+            return self._refuse(accounts.BUSY)
+        if user_id is None:
+            return self._refuse(accounts.SIGN_IN_FAILED)
+        await throttle.succeeded(username=username, ip=ip)
+        await begin_session(self, user_id)
         return rx.redirect(self.redirect_to or "/")
+
+    def _refuse(self, message: str):
+        self.error_message = message
+        return rx.set_value("password", "")

@@ -11,7 +11,7 @@ from .chat import ChatState
 from .chat_settings import ChatSettingsState
 from .live import LiveReply
 from .search import SearchState
-from .session import current_user_id
+from .session import current_user_id, end_session
 from .transfer import TransferState
 from .views import ChatLink
 
@@ -117,8 +117,7 @@ class SidebarState(rx.State):
     @rx.event
     async def logout(self):
         """End the session, and forget in this tab everything the user was shown."""
-        auth = await self.get_state(LocalAuthState)
-        auth.do_logout()
+        await end_session(self)
         for state in (ChatState, ChatSettingsState, SearchState, TransferState):
             (await self.get_state(state)).reset()
         (await self.get_state(LiveReply))._clear()  # (its follower, if any, ends too)

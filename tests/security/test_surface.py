@@ -45,9 +45,9 @@ REVIEWED: dict[str, str] = {
     "RegistrationState.redir": REFUSED,
     "RegistrationState.setvar": REFUSED,
     # Ours.
-    "SignInState.sign_in": "(form_data: dict)",
+    "SignInState.sign_in": "(form_data: dict | None)",
     "SignInState.setvar": REFUSED,
-    "SignupState.register": "(form_data: dict)",
+    "SignupState.register": "(form_data: dict | None)",
     "SignupState.setvar": REFUSED,
     "ChatState.open_chat": "()",
     "ChatState.new_chat": "()",

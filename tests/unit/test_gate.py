@@ -80,6 +80,8 @@ def test_browser_storage_sets_only_client_storage_vars():
     title = f"{ChatState.get_full_name()}.title_rx_state_"
     assert "unknown storage var" in refusal(hydrate, {"vars": {title: "mine now"}})
     assert "not a string" in refusal(hydrate, {"vars": {AUTH_TOKEN: {"id": 1}}})
+    assert "expected form" in refusal(hydrate, {"vars": {AUTH_TOKEN: "tok\0en"}})
+    assert "characters" in refusal(hydrate, {"vars": {AUTH_TOKEN: "t" * 256}})
 
 
 async def test_the_middleware_refuses_with_one_warning_line(caplog):
