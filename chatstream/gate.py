@@ -126,11 +126,19 @@ class Storage:
             return
         if not isinstance(value, dict):
             raise Refused(f"storage is not an object but {type(value).__name__}")
-        allowed = client_storage_vars()
-        for name, stored in value.items():
-            if name not in allowed:
-                raise Refused(f"unknown storage var {str(name)[:80]!r}")
-            Text(self.max_chars, self.pattern).check(stored)
+
+    def clean(self, value: dict | None) -> None:
+        """Drop, in place, the values that are not the app's or not of their form: the page
+        still loads (signed out, for a token that is no one's) rather than not at all."""
+        allowed, text = client_storage_vars(), Text(self.max_chars, self.pattern)
+        for name, stored in list((value or {}).items()):
+            try:
+                if name not in allowed:
+                    raise Refused("not a storage var of the app")
+                text.check(stored)
+            except Refused as refused:
+                log.warning("dropped browser storage %s: %s", str(name)[:80], refused)
+                del value[name]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -242,7 +250,8 @@ def client_storage_vars() -> frozenset[str]:
 
 
 def check(name: str, payload: Any) -> None:
-    """Raise Refused unless the event `name` with `payload` is on the surface."""
+    """Raise Refused unless the event `name` with `payload` is on the surface. Browser storage
+    values of the wrong form are dropped from `payload` (see Storage.clean)."""
     kinds = SURFACE.get(name)
     if kinds is None:
         raise Refused("not an event browsers may send")
@@ -261,6 +270,8 @@ def check(name: str, payload: Any) -> None:
             kinds[argument].check(value)
         except Refused as refused:
             raise Refused(f"argument {argument!r}: {refused}") from None
+        if isinstance(kinds[argument], Storage):
+            kinds[argument].clean(value)
 
 
 def envelope_problem(data: Any) -> str | None:
