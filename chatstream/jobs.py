@@ -155,7 +155,7 @@ async def _stream(live: LiveMessage, messages: list[dict], settings: Settings) -
             if live.first_token_ms is None:
                 live.first_token_ms = live.elapsed_ms()
             live.chunk_count += 1
-            live.content += item
+            live.content += repository.without_nul(item)  # what the database will hold
             hub.broadcast(live)
             if time.monotonic() - last_checkpoint >= settings.checkpoint_interval:
                 last_checkpoint = time.monotonic()

@@ -366,3 +366,12 @@ def test_reply_facts_show_only_what_is_known():
     assert reply_facts(full) == "m · 1,200 → 100 tokens · first token 0.25 s · 50 tokens/s"
     chunks = message(first_token_ms=100, duration_ms=1100, chunk_count=30)
     assert reply_facts(chunks) == "m · first token 0.10 s · 30 chunks/s"
+
+
+async def test_a_nul_in_a_reply_is_saved_and_shown_as_a_replacement_character(model):
+    model.on("nul", Reply(chunks=["be\x00", "fore\x00after"], delay=0))
+    _, reply = exchange("nul please")
+
+    saved = await run_reply(reply, settings_for(model, checkpoint_interval=0.0))
+
+    assert (saved.status, saved.content) == ("complete", "be\ufffdfore\ufffdafter")
