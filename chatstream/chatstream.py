@@ -6,6 +6,7 @@ import reflex as rx
 
 from . import gate, jobs
 from .pages import auth, chat  # noqa: F401  (registers the routes)
+from .state.transfer import limit_uploads
 
 # Inline, not src=: it must run before the first paint (see the file). rx.el.script is a
 # plain <script> in the document; rx.script would be added by Helmet after React starts.
@@ -21,6 +22,7 @@ app = rx.App(
         rx.script(src="/chatstream.js"),
     ],
     frontend_exception_handler=gate.page_error,
+    api_transformer=limit_uploads,
 )
 app.register_lifespan_task(jobs.lifespan)
 gate.install(app)  # only the events of gate.SURFACE, with arguments of their kinds

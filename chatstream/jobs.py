@@ -77,8 +77,29 @@ def start(*, message_id: int, public_id: str, settings: Settings | None = None) 
         _run(live, settings or get_settings()), name=f"reply-{public_id}"
     )
     _jobs[public_id] = (task, live)
-    task.add_done_callback(lambda _: _jobs.pop(public_id, None))
+    task.add_done_callback(lambda _: _ended(live))
     return task
+
+
+_endings: set[asyncio.Task] = set()
+"""Ends of replies whose job was cancelled before it began (see `_ended`); the shutdown
+waits for them."""
+
+
+def _ended(live: LiveMessage) -> None:
+    """A job's task is done. A task cancelled before its first step never ran `_run` at all,
+    so not its `finally` either: end the reply here, or it would stay `streaming` until the
+    orphan sweep."""
+    _jobs.pop(live.public_id, None)
+    if not live.streaming:
+        return
+    live.status = Status.STOPPED if live.stop_requested else Status.INTERRUPTED
+    live.error = None if live.stop_requested else "The server stopped during this reply."
+    ending = asyncio.get_running_loop().create_task(
+        _finish(live), name=f"reply-end-{live.public_id}"
+    )
+    _endings.add(ending)
+    ending.add_done_callback(_endings.discard)
 
 
 def stop(public_id: str) -> bool:
@@ -134,7 +155,7 @@ async def _stream(live: LiveMessage, messages: list[dict], settings: Settings) -
             if live.first_token_ms is None:
                 live.first_token_ms = live.elapsed_ms()
             live.chunk_count += 1
-            live.content += item
+            live.content += repository.without_nul(item)  # what the database will hold
             hub.broadcast(live)
             if time.monotonic() - last_checkpoint >= settings.checkpoint_interval:
                 last_checkpoint = time.monotonic()
@@ -277,4 +298,5 @@ async def lifespan(sweep_interval: float | None = None):
         for task in tasks:
             task.cancel()
         await asyncio.gather(sweeper, *tasks, return_exceptions=True)
+        await asyncio.gather(*_endings, return_exceptions=True)
         await hub.close()

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import httpx
 import openai
+from openai.types.chat import ChatCompletion
 
 from .settings import Settings
 
@@ -51,27 +52,54 @@ def _client(settings: Settings, loop: asyncio.AbstractEventLoop) -> openai.Async
     )
 
 
+# What the person reading the chat is told: one fixed sentence per kind of failure, with at
+# most the HTTP status. Never the endpoint's URL, its key, its response body or a traceback:
+# an exception's text can carry all of them. The details go to the log (see `describe`).
+CUT = "The connection to the model was cut in the middle of the reply."
+TIMEOUT = "The model did not answer in time."
+UNREACHABLE = "Could not reach the model. Check that its server is running."
+AUTH = "The model endpoint refused the API key (HTTP {status}). Check OPENAI_API_KEY."
+RATE_LIMITED = "The model endpoint is rate limiting requests (HTTP 429). Try again in a moment."
+NOT_FOUND = "The model '{model}' was not found at the endpoint (HTTP 404)."
+SERVER_ERROR = "The model endpoint had a server error (HTTP {status}). Try again later."
+REFUSED = "The model endpoint refused the request (HTTP {status})."
+REPORTED = "The model reported an error and stopped."
+BAD_RESPONSE = "The model sent a malformed answer."
+UNEXPECTED = "Unexpected error while calling the model."
+
+
 def _explain(exc: Exception, settings: Settings, *, started: bool) -> str:
-    where = settings.base_url or "the OpenAI API"
     if started and isinstance(exc, (openai.APIConnectionError, httpx.HTTPError)):
-        return "The connection to the model was cut in the middle of the reply."
+        return CUT
     if isinstance(exc, openai.APITimeoutError):
-        return f"The model at {where} did not answer in time."
+        return TIMEOUT
     if isinstance(exc, openai.APIConnectionError):
-        return f"Could not reach the model at {where}."
-    if isinstance(exc, openai.AuthenticationError):
-        return "The model endpoint refused the API key (HTTP 401). Check OPENAI_API_KEY."
-    if isinstance(exc, openai.RateLimitError):
-        return "The model endpoint is rate limiting requests (HTTP 429). Try again in a moment."
-    if isinstance(exc, openai.NotFoundError):
-        return f"The model '{settings.model_name}' was not found at {where} (HTTP 404)."
+        return UNREACHABLE
     if isinstance(exc, openai.APIStatusError):
-        return f"The model endpoint answered HTTP {exc.status_code}: {exc.message}"
+        status = exc.status_code
+        if status in (401, 403):
+            return AUTH.format(status=status)
+        if status == 429:
+            return RATE_LIMITED
+        if status == 404:
+            return NOT_FOUND.format(model=settings.model_name[:100])
+        return (SERVER_ERROR if status >= 500 else REFUSED).format(status=status)
+    if isinstance(exc, openai.APIResponseValidationError):
+        return BAD_RESPONSE
     if isinstance(exc, openai.APIError):
-        return f"The model reported an error: {exc.message}"
+        return REPORTED  # an error event inside a stream that had begun well
     if isinstance(exc, httpx.HTTPError):
-        return "The connection to the model was cut in the middle of the reply."
-    return f"Unexpected error while calling the model: {exc!r}"
+        return CUT
+    return UNEXPECTED
+
+
+def describe(exc: BaseException | None) -> str:
+    """One line for the log about what went wrong underneath a `ModelError`: the exception's
+    type and text (which may name the endpoint; the log is the operator's, not the user's)."""
+    if exc is None:
+        return "no further detail"
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text[:300]}" if text else type(exc).__name__
 
 
 def _sampling(settings: Settings) -> dict:
@@ -138,7 +166,8 @@ async def stream_reply(messages: list[dict], settings: Settings) -> AsyncIterato
                 )
     except (openai.OpenAIError, httpx.HTTPError) as exc:
         raise ModelError(_explain(exc, settings, started=started)) from exc
-    except ValueError as exc:  # a `data:` line that is not JSON, or not a completion chunk
+    except (ValueError, AttributeError, TypeError) as exc:
+        # a `data:` line that is not JSON, or not a completion chunk
         raise ModelError("The model sent a malformed stream.") from exc
 
 
@@ -192,11 +221,29 @@ async def complete(
             ),
             timeout,
         )
-    except TimeoutError:
-        raise ModelError(f"The model did not answer within {timeout:g} seconds.") from None
+    except TimeoutError as exc:
+        raise ModelError(f"The model did not answer within {timeout:g} seconds.") from exc
     except (openai.OpenAIError, httpx.HTTPError) as exc:
         raise ModelError(_explain(exc, settings, started=False)) from exc
-    except ValueError as exc:
-        raise ModelError("The model sent a malformed answer.") from exc
-    choice = response.choices[0] if response.choices else None
-    return (choice.message.content or "") if choice and choice.message else ""
+    except ValueError as exc:  # a JSON body that does not parse
+        raise ModelError(BAD_RESPONSE) from exc
+    return _completion_text(response)
+
+
+def _completion_text(response: object) -> str:
+    """The text of a non-streaming answer. An endpoint may answer with something else than a
+    `chat.completion` (an event stream, an HTML page): the client then hands back a `str`, or
+    a model built without validation that lacks its fields. Both are a `ModelError`."""
+    if not isinstance(response, ChatCompletion) or "choices" not in response.model_fields_set:
+        raise ModelError(BAD_RESPONSE) from TypeError(
+            f"the answer is a {type(response).__name__}, not a chat completion: "
+            f"{str(response)[:120]!r}"
+        )
+    try:
+        choice = response.choices[0] if response.choices else None
+        content = choice.message.content if choice and choice.message else ""
+    except (AttributeError, TypeError, IndexError) as exc:
+        raise ModelError(BAD_RESPONSE) from exc
+    if content is not None and not isinstance(content, str):
+        raise ModelError(BAD_RESPONSE) from TypeError(f"content is a {type(content).__name__}")
+    return content or ""

@@ -60,6 +60,37 @@ class _Mirror:
     followers: int = 0
 
 
+@dataclass(frozen=True)
+class _Update:
+    """One live update as `_publish` sends it: `{"o": offset, "t": text added, "d": done}`."""
+
+    offset: int
+    added: str
+    done: bool
+
+    @classmethod
+    def parse(cls, data: object) -> _Update | None:
+        """The update in a pub/sub payload; None when it is not one."""
+        try:
+            update = json.loads(data) if isinstance(data, str) else None
+        except ValueError:
+            return None
+        if not isinstance(update, dict):
+            return None
+        offset, added, done = update.get("o"), update.get("t"), update.get("d")
+        if type(offset) is not int or offset < 0 or not isinstance(added, str):
+            return None
+        return cls(offset, added, done) if isinstance(done, bool) else None
+
+
+NEWS_CHARS = 64
+
+
+def _is_news(data: object) -> bool:
+    """A reply's public id or TITLE_CHANGED, as `announce` publishes them."""
+    return isinstance(data, str) and 0 < len(data) <= NEWS_CHARS and data.isprintable()
+
+
 class RedisHub(Hub):
     """The hub of one worker among several; the in-process `Hub` plus a Redis relay."""
 
@@ -91,7 +122,11 @@ class RedisHub(Hub):
     def client(self) -> redis.Redis:
         if self._redis is None:
             self._redis = redis.Redis.from_url(
-                self._url, decode_responses=True, socket_connect_timeout=2, socket_timeout=5
+                self._url,
+                decode_responses=True,
+                encoding_errors="replace",  # bytes that are not UTF-8 are not a crash
+                socket_connect_timeout=2,
+                socket_timeout=5,
             )
         return self._redis
 
@@ -207,16 +242,16 @@ class RedisHub(Hub):
         if text is not None and len(text) > len(channel.text):
             channel.publish(text)
 
-    async def _apply(self, public_id: str, update: dict) -> None:
+    async def _apply(self, public_id: str, update: _Update) -> None:
         mirror = self._mirrors.get(public_id)
         if mirror is None:
             return
-        channel, offset, added = mirror.channel, update["o"], update["t"]
+        channel, offset, added = mirror.channel, update.offset, update.added
         if offset > len(channel.text):
             await self._resync(public_id, channel)  # missed an update: read the whole text
         elif offset + len(added) > len(channel.text):
             channel.publish(channel.text[:offset] + added)
-        if update["d"]:
+        if update.done:
             channel.close()
 
     # Chats: news of replies started elsewhere ------------------------------------------------
@@ -329,7 +364,7 @@ class RedisHub(Hub):
                 while True:
                     message = await pubsub.get_message(timeout=1.0)
                     if message is not None:
-                        await self._dispatch(message["channel"], message["data"])
+                        await self._dispatch_safely(message)
             except RedisError as exc:
                 self._report(exc)
                 failures += 1
@@ -339,14 +374,29 @@ class RedisHub(Hub):
                     await pubsub.aclose()
             await asyncio.sleep(_backoff(failures))
 
-    async def _dispatch(self, name: str, data: str) -> None:
-        kind, _, public_id = name.removeprefix(f"{self.prefix}:").partition(":")
+    async def _dispatch(self, name: str, data: object) -> None:
+        """Act on one pub/sub message. Anyone who can reach Redis can publish anything on
+        these channels: a message that is not what this app sends is logged and skipped."""
+        kind, _, public_id = str(name).removeprefix(f"{self.prefix}:").partition(":")
         if kind == "live":
-            await self._apply(public_id, json.loads(data))
+            update = _Update.parse(data)
+            if update is None:
+                return log.warning("skipped a malformed live update on %s: %.80r", name, data)
+            await self._apply(public_id, update)
         elif kind == "stop" and (on_stop := self._stoppers.get(public_id)) is not None:
             on_stop()
         elif kind == "chat":
+            if not _is_news(data):
+                return log.warning("skipped malformed chat news on %s: %.80r", name, data)
             self._deliver(public_id, data)
+
+    async def _dispatch_safely(self, message: dict) -> None:
+        """The listener relays every worker's updates: one message it cannot handle must not
+        end it (which would silence every follower on this worker)."""
+        try:
+            await self._dispatch(message.get("channel"), message.get("data"))
+        except Exception:
+            log.exception("skipped a pub/sub message that could not be handled")
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()

@@ -16,6 +16,14 @@ from . import database, limits  # noqa: F401  (database: SQLite's WAL and busy t
 from .models import Chat, Message, Status, utcnow
 
 TITLE_CHARS = 60
+NUL, REPLACEMENT = "\x00", "\ufffd"
+
+
+def without_nul(value: str | None) -> str | None:
+    """Text as stored: a NUL character becomes U+FFFD (the replacement character), since a
+    PostgreSQL text column cannot hold NUL and refuses the whole write. Applied here, to
+    every text a user, a model or an import gives, so both databases store the same."""
+    return value.replace(NUL, REPLACEMENT) if value and NUL in value else value
 
 
 class ReplyInProgress(Exception):
@@ -24,7 +32,7 @@ class ReplyInProgress(Exception):
 
 def title_from(text: str) -> str:
     """The first line of the first message, cut at a word near TITLE_CHARS."""
-    line = " ".join(text.split())
+    line = " ".join(without_nul(text).split())
     if len(line) <= TITLE_CHARS:
         return line or "New chat"
     cut = line[:TITLE_CHARS].rsplit(" ", 1)[0] or line[:TITLE_CHARS]
@@ -33,7 +41,7 @@ def title_from(text: str) -> str:
 
 def _one_line(title: str) -> str:
     """A title as stored: whitespace collapsed, at most the column's 200 characters."""
-    return " ".join(title.split())[:200]
+    return " ".join(without_nul(title).split())[:200]
 
 
 AUTH_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,255}")
@@ -116,7 +124,10 @@ def create_chat(
     system_prompt: str | None = None,
 ) -> Chat:
     chat = Chat(
-        owner_id=owner_id, title=title_from(title), model=model, system_prompt=system_prompt
+        owner_id=owner_id,
+        title=title_from(title),
+        model=without_nul(model),
+        system_prompt=without_nul(system_prompt),
     )
     session.add(chat)
     session.commit()
@@ -158,9 +169,9 @@ def set_chat_settings(
 ) -> Chat:
     """The model and system prompt of the chat's next replies (None: the app's)."""
     if model != KEEP:
-        chat.model = model
+        chat.model = without_nul(model)
     if system_prompt != KEEP:
-        chat.system_prompt = system_prompt
+        chat.system_prompt = without_nul(system_prompt)
     session.add(chat)
     session.commit()
     session.refresh(chat)
@@ -232,7 +243,7 @@ def _open_reply(
         content="",
         streaming=True,
         status=Status.STREAMING.value,
-        model=model,
+        model=without_nul(model),
     )
     session.add(reply)
     chat.updated_at = utcnow()
@@ -252,7 +263,7 @@ def start_exchange(
     """Save the user's message and an empty streaming reply, atomically: if a reply already
     streams in the chat, the one-streaming-reply index refuses both (`ReplyInProgress`), and
     so does the user's limit of replies streaming at once (`limits.TooManyStreams`)."""
-    user_message = Message(chat_id=chat.id, role="user", content=user_text)
+    user_message = Message(chat_id=chat.id, role="user", content=without_nul(user_text))
     session.add(user_message)
     reply = _open_reply(session=session, chat=chat, model=model, max_streams=max_streams)
     session.refresh(user_message)
@@ -275,7 +286,7 @@ def replace_reply(
     if streaming_message(session=session, chat_id=chat.id) is not None:
         raise ReplyInProgress
     if text is not None:
-        after.content = text
+        after.content = without_nul(text)
         session.add(after)
     session.exec(
         sa.delete(Message).where(col(Message.chat_id) == chat.id, col(Message.id) > after.id)
@@ -299,7 +310,7 @@ def checkpoint(*, session: Session, message_id: int, content: str) -> bool:
     result = session.exec(
         sa.update(Message)
         .where(col(Message.id) == message_id, col(Message.streaming).is_(True))
-        .values(content=content, updated_at=utcnow())
+        .values(content=without_nul(content), updated_at=utcnow())
     )
     session.commit()
     return result.rowcount == 1
@@ -324,10 +335,10 @@ def finish(
         sa.update(Message)
         .where(col(Message.id) == message_id, col(Message.streaming).is_(True))
         .values(
-            content=content,
+            content=without_nul(content),
             streaming=False,
             status=status.value,
-            error=error,
+            error=without_nul(error),
             prompt_tokens=prompt_tokens,
             completion_tokens=completion_tokens,
             first_token_ms=first_token_ms,
@@ -376,11 +387,11 @@ def interrupt_orphans(
     )
     ended = list(result.scalars())
     for public_id in set(ended) & set(last_texts or {}):
-        text = last_texts[public_id]
+        last = without_nul(last_texts[public_id])
         session.exec(
             sa.update(Message)
-            .where(Message.public_id == public_id, sa.func.length(Message.content) < len(text))
-            .values(content=text)
+            .where(Message.public_id == public_id, sa.func.length(Message.content) < len(last))
+            .values(content=last)
             .execution_options(synchronize_session=False)
         )
     session.commit()
@@ -401,13 +412,14 @@ def import_chat(
     chat = Chat(
         owner_id=owner_id,
         title=_one_line(title) or "Imported chat",
-        model=model,
-        system_prompt=system_prompt,
+        model=without_nul(model),
+        system_prompt=without_nul(system_prompt),
     )
     session.add(chat)
     session.flush()
     for fields in messages:
-        session.add(Message(chat_id=chat.id, **{**fields, "streaming": False}))
+        cleaned = {k: without_nul(v) if isinstance(v, str) else v for k, v in fields.items()}
+        session.add(Message(chat_id=chat.id, **{**cleaned, "streaming": False}))
     session.commit()
     session.refresh(chat)
     return chat

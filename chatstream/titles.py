@@ -124,8 +124,10 @@ async def retitle(*, reply_id: int, settings: Settings) -> str | None:
             return None
         await get_hub().announce(exchange.chat_public_id, TITLE_CHANGED)
         return title
-    except llm.ModelError as exc:
-        log.warning("no title for the chat of reply %s: %s", reply_id, exc)
+    except llm.ModelError as exc:  # one line: a flaky title endpoint must not flood the log
+        log.warning(
+            "no title for the chat of reply %s: %s (%s)", reply_id, exc, llm.describe(exc.__cause__)
+        )
     except Exception:
         log.exception("no title for the chat of reply %s", reply_id)
     return None

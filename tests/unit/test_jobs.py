@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import pytest
 import reflex as rx
 
-from chatstream import jobs, repository
+from chatstream import jobs, llm, repository
 from chatstream.models import Message, Status
 from chatstream.settings import get_settings
 from chatstream.state.views import MessageView, reply_facts
@@ -151,7 +151,7 @@ FAULTS = {
         Reply(
             chunks=["kept ", "x"], delay=0, raw_after=(1, '{"error": {"message": "overloaded"}}')
         ),
-        "overloaded",
+        "reported an error",
     ),
     "malformed stream": (
         Reply(chunks=["kept ", "x"], delay=0, raw_after=(1, "{not json")),
@@ -174,6 +174,46 @@ async def test_every_model_fault_ends_the_reply_as_an_error_and_keeps_the_partia
     assert (saved.streaming, saved.status) == (False, "error")
     assert saved.content == sent
     assert words_in_error in saved.error
+
+
+ERROR_KINDS = {
+    "auth": (Reply(status=401), "refused the API key (HTTP 401)"),
+    "forbidden": (Reply(status=403), "refused the API key (HTTP 403)"),
+    "rate limit": (Reply(status=429), "rate limiting requests (HTTP 429)"),
+    "server error": (Reply(status=502), "server error (HTTP 502)"),
+    "refused": (Reply(status=400), "refused the request (HTTP 400)"),
+    "not found": (Reply(status=404), "'test-model' was not found at the endpoint (HTTP 404)"),
+    "timeout": (Reply(first_delay=2.0), "sent nothing for 0.5 seconds"),
+    "bad response": (Reply(chunks=["x"], raw_after=(0, "<html>oops</html>")), "malformed"),
+    "error event": (
+        Reply(chunks=["x"], raw_after=(0, '{"error": {"message": "key test-key at 127.0.0.1"}}')),
+        "reported an error",
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", list(ERROR_KINDS))
+async def test_a_model_error_is_a_fixed_sentence_without_url_key_or_traceback(model, kind):
+    script, sentence = ERROR_KINDS[kind]
+    model.on(kind, script)
+    _, reply = exchange(f"{kind} please")
+
+    saved = await run_reply(reply, settings_for(model, stall_timeout=0.5))
+
+    assert saved.status == "error"
+    assert sentence in saved.error
+    for secret in ("test-key", "127.0.0.1", model.url, "Traceback", "{"):
+        assert secret not in saved.error
+
+
+async def test_an_unreachable_model_is_reported_without_its_address(model):
+    _, reply = exchange("anyone home?")
+    settings = settings_for(model, base_url="http://127.0.0.1:9/v1", api_key="sk-secret")
+
+    saved = await run_reply(reply, settings)
+
+    assert saved.error == llm.UNREACHABLE
+    assert "127.0.0.1" not in saved.error and "sk-secret" not in saved.error
 
 
 async def test_an_unreachable_model_is_retried_then_reported(model):
@@ -224,6 +264,30 @@ async def test_shutdown_interrupts_running_replies(model):
 
     saved = load(reply.id)
     assert (saved.streaming, saved.status, saved.content) == (False, "interrupted", "so far")
+
+
+async def test_a_reply_stopped_before_its_job_begins_still_ends(model):
+    _, reply = exchange("never mind")
+
+    task = jobs.start(message_id=reply.id, public_id=reply.public_id, settings=settings_for(model))
+    assert jobs.stop(reply.public_id)  # before the task's first step: `_run` never runs
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+    await wait_until(lambda: not load(reply.id).streaming)
+    saved = load(reply.id)
+    assert (saved.status, saved.error) == ("stopped", None)
+    assert not model.requests
+    assert get_hub().channel(reply.public_id) is None
+
+
+async def test_a_reply_cancelled_by_shutdown_before_its_job_begins_is_interrupted(model):
+    async with jobs.lifespan(sweep_interval=60):
+        _, reply = exchange("just started")
+        jobs.start(message_id=reply.id, public_id=reply.public_id, settings=settings_for(model))
+
+    saved = load(reply.id)
+    assert (saved.streaming, saved.status) == (False, "interrupted")
 
 
 async def test_startup_interrupts_replies_left_streaming_by_a_killed_server(model):
@@ -302,3 +366,12 @@ def test_reply_facts_show_only_what_is_known():
     assert reply_facts(full) == "m · 1,200 → 100 tokens · first token 0.25 s · 50 tokens/s"
     chunks = message(first_token_ms=100, duration_ms=1100, chunk_count=30)
     assert reply_facts(chunks) == "m · first token 0.10 s · 30 chunks/s"
+
+
+async def test_a_nul_in_a_reply_is_saved_and_shown_as_a_replacement_character(model):
+    model.on("nul", Reply(chunks=["be\x00", "fore\x00after"], delay=0))
+    _, reply = exchange("nul please")
+
+    saved = await run_reply(reply, settings_for(model, checkpoint_interval=0.0))
+
+    assert (saved.status, saved.content) == ("complete", "be\ufffdfore\ufffdafter")

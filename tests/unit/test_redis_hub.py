@@ -216,3 +216,44 @@ async def test_followers_resync_after_redis_restarts(tmp_path):
         assert job_worker.connected and tab_worker.connected
         for hub in (job_worker, tab_worker):
             await hub.close()
+
+
+MALFORMED = [
+    "not json",
+    "[1, 2]",
+    '{"o": 0}',
+    '{"o": "0", "t": "x", "d": false}',
+    '{"o": -5, "t": "x", "d": false}',
+    '{"o": 0, "t": 7, "d": false}',
+    '{"o": 0, "t": "x", "d": "yes"}',
+    b"\xff\xfe not utf-8",
+]
+
+
+async def test_the_listener_skips_malformed_messages_with_one_warning_each(workers, caplog):
+    job_worker, tab_worker = workers
+    message = LiveMessage(id=1, public_id="m1")
+    job_worker.open(message)
+    intruder = redis.Redis.from_url(REDIS_URL)
+
+    with caplog.at_level("WARNING", logger="chatstream.redis_streams"):
+        async with tab_worker.follow("m1") as mirror:
+            write(job_worker, message, "before ")
+            await until(lambda: mirror.text == "before ")
+            for payload in MALFORMED:
+                await intruder.publish(tab_worker.key("live", "m1"), payload)
+            async with tab_worker.watch_chat("c1") as news:
+                await intruder.publish(tab_worker.key("chat", "c1"), "x" * 10_000)
+                await intruder.publish(tab_worker.key("chat", "c1"), "reply-id")
+                assert await asyncio.wait_for(news.get(), 5) == "reply-id"
+            write(job_worker, message, "after")
+            message.streaming = False
+            job_worker.end(message)
+            await until(lambda: mirror.done)
+    await intruder.aclose()
+
+    assert mirror.text == "before after"
+    warnings = [r for r in caplog.records if r.name == "chatstream.redis_streams"]
+    assert len(warnings) == len(MALFORMED) + 1
+    assert all(r.levelname == "WARNING" and r.exc_info is None for r in warnings)
+    assert all(task.done() is False for task in tab_worker._tasks)

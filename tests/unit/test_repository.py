@@ -180,3 +180,75 @@ def test_an_orphan_keeps_the_longer_text_its_dead_worker_relayed_after_the_check
         session.refresh(reply)
         assert reply.public_id in ended
         assert (reply.status, reply.content) == ("interrupted", "half and more")
+
+
+def test_a_nul_in_a_users_text_is_stored_as_a_replacement_character():
+    chat = make_chat(make_user(), title="nul\x00title")
+    with rx.session() as session:
+        chat = session.get(type(chat), chat.id)
+        question, _ = repository.start_exchange(
+            session=session, chat=chat, user_text="a\x00b", model="m\x00"
+        )
+        repository.rename_chat(session=session, chat=chat, title="re\x00named")
+        repository.set_chat_settings(
+            session=session, chat=chat, model="x\x00", system_prompt="\x00"
+        )
+        saved = session.get(Message, question.id)
+        assert saved.content == "a\ufffdb"
+        assert (chat.title, chat.model, chat.system_prompt) == (
+            "re\ufffdnamed",
+            "x\ufffd",
+            "\ufffd",
+        )
+
+
+def test_a_nul_in_a_reply_its_error_or_its_title_is_stored_as_a_replacement_character():
+    chat = make_chat(make_user(), title="first words")
+    with rx.session() as session:
+        _, reply = repository.start_exchange(session=session, chat=chat, user_text="hi", model="m")
+        assert repository.checkpoint(session=session, message_id=reply.id, content="so\x00far")
+        assert session.get(Message, reply.id).content == "so\ufffdfar"
+        assert repository.finish(
+            session=session,
+            message_id=reply.id,
+            content="do\x00ne",
+            status=Status.ERROR,
+            error="bad\x00",
+        )
+        assert repository.set_auto_title(
+            session=session, chat_id=chat.id, expected="first words", title="new\x00title"
+        )
+        session.expire_all()
+        saved = session.get(Message, reply.id)
+        assert (saved.content, saved.error) == ("do\ufffdne", "bad\ufffd")
+        assert repository.chat_of(session=session, message=saved).title == "new\ufffdtitle"
+
+
+def test_a_nul_in_an_imported_chat_is_stored_as_a_replacement_character():
+    user = make_user()
+    with rx.session() as session:
+        chat = repository.import_chat(
+            session=session,
+            owner_id=user.id,
+            title="im\x00port",
+            messages=[{"role": "user", "content": "x\x00y", "status": "complete", "model": None}],
+            system_prompt="s\x00",
+        )
+        (message,) = repository.list_messages(session=session, chat_id=chat.id)
+        assert (chat.title, chat.system_prompt, message.content) == (
+            "im\ufffdport",
+            "s\ufffd",
+            "x\ufffdy",
+        )
+
+
+def test_a_nul_in_an_orphans_last_text_is_stored_as_a_replacement_character():
+    chat = make_chat(make_user())
+    with rx.session() as session:
+        _, reply = repository.start_exchange(session=session, chat=chat, user_text="hi", model="m")
+        ended = repository.interrupt_orphans(
+            session=session, idle_for=timedelta(0), last_texts={reply.public_id: "la\x00st"}
+        )
+        assert reply.public_id in ended
+        session.expire_all()
+        assert session.get(Message, reply.id).content == "la\ufffdst"

@@ -127,6 +127,33 @@ async def test_a_failed_title_request_keeps_the_first_words(model, caplog, monke
     assert "503" in caplog.text
 
 
+NOT_A_COMPLETION = {
+    "an event stream": ("text/event-stream", 'data: {"choices": []}\n\ndata: [DONE]\n\n'),
+    "an html page": ("text/html", "<html><body>502 Bad Gateway</body></html>"),
+    "invalid json": ("application/json", '{"choices": [{"message": '),
+    "json of something else": ("application/json", '{"status": "ok"}'),
+}
+
+
+@pytest.mark.parametrize("answer", list(NOT_A_COMPLETION))
+async def test_a_title_answer_that_is_not_a_completion_is_one_warning(
+    model, caplog, monkeypatch, answer
+):
+    model.title = Reply(body=NOT_A_COMPLETION[answer])
+    chat, reply = new_chat("the model answers titles oddly")
+    monkeypatch.setattr(logging.getLogger("chatstream.titles"), "disabled", False)
+
+    with caplog.at_level(logging.WARNING, logger="chatstream.titles"):
+        await reply_and_title(reply, settings_for(model))
+
+    assert len(model.title_requests) == 1
+    assert title_of(chat) == "the model answers titles oddly"
+    warnings = [r for r in caplog.records if r.name == "chatstream.titles"]
+    assert [(r.levelno, r.exc_info) for r in warnings] == [(logging.WARNING, None)]
+    assert "malformed answer" in warnings[0].getMessage()
+    assert "\n" not in warnings[0].getMessage()
+
+
 async def test_a_title_request_that_times_out_keeps_the_first_words(model):
     model.title = Reply(chunks=["Too late"], hang_after=0)
     chat, reply = new_chat("the title never comes")
