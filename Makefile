@@ -153,5 +153,6 @@ bench: deps $(CHROMIUM) services ## Our design and the naive one side by side; w
 	$(PY) -m pip install -q -r bench/requirements.txt
 	$(PY) bench/run.py
 
-screenshots: deps $(CHROMIUM) ## Retake the README's screenshots from the real app
+screenshots: deps $(CHROMIUM) local-model ## Retake the README's screenshots from the real app
 	$(PY) docs/screenshots.py
+	env -u OPENAI_BASE_URL -u OPENAI_API_KEY $(PY) docs/local_model_screenshot.py
