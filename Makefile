@@ -18,32 +18,41 @@ export REFLEX_TELEMETRY_ENABLED := false
 export REFLEX_USE_GRANIAN ?= false
 export CHROMIUM
 
-.PHONY: run serve test test-unit test-e2e test-scaleout test-local-model migrate deps services \
+.PHONY: run dev serve test test-unit test-e2e test-scaleout test-local-model migrate deps services \
 	local-model local-model-if-needed unknown-local-model lint demo-model screenshots bench
 
 # With no model endpoint configured (OPENAI_BASE_URL / OPENAI_API_KEY, environment or .env),
-# `make run` and `make serve` start the bundled local model and stop it when they end.
+# `make run`, `make dev` and `make serve` start the bundled local model and stop it when they end.
 WITH_MODEL := $(PY) -m chatstream.local_model run --
 # The bundled model: smollm2-135m (SmolLM2-135M-Instruct), or gemma3-270m (Gemma 3 270M).
 CHATSTREAM_LOCAL_MODEL := $(or $(CHATSTREAM_LOCAL_MODEL),smollm2-135m)
 export CHATSTREAM_LOCAL_MODEL
 
-run: deps migrate local-model-if-needed ## Serve the app with the Reflex dev server
-	@echo "==> chatstream on http://localhost:$(FRONTEND_PORT) (backend :$(BACKEND_PORT))"
-	$(WITH_MODEL) reflex run --frontend-port $(FRONTEND_PORT) --backend-port $(BACKEND_PORT)
-
-# Production: `make serve`. With REDIS_URL set, WORKERS backend processes (default 2) share
-# the state in Redis; DATABASE_URL points at PostgreSQL. Without Redis, one process.
+# `make run` serves what a user of the app gets: the production build, one port, one worker
+# (SQLite and the bundled model unless configured). `make dev`: the Reflex dev server with
+# hot reload, for working on the app.
 PORT ?= 8080
 WORKERS ?= $(if $(REDIS_URL)$(REFLEX_REDIS_URL),2,1)
+PROD = GUNICORN_CMD_ARGS="--workers $(WORKERS) --graceful-timeout 10 $(GUNICORN_CMD_ARGS)" \
+	REFLEX_OPLOCK_ENABLED=$${REFLEX_OPLOCK_ENABLED:-true} \
+	$(WITH_MODEL) reflex run --env prod --single-port --frontend-port
 
-serve: deps migrate local-model-if-needed ## The production build on one port, WORKERS backend workers
+run: deps migrate local-model-if-needed ## Serve the app: the production build on http://localhost:FRONTEND_PORT
+	@echo "==> chatstream on http://localhost:$(FRONTEND_PORT) (production build; make dev for hot reload)"
+	$(PROD) $(FRONTEND_PORT)
+
+dev: deps migrate local-model-if-needed ## The Reflex dev server with hot reload, for working on the app
+	@echo "==> chatstream dev server on http://localhost:$(FRONTEND_PORT) (backend :$(BACKEND_PORT))"
+	$(WITH_MODEL) reflex run --frontend-port $(FRONTEND_PORT) --backend-port $(BACKEND_PORT)
+
+# Production with several workers: `make serve`. With REDIS_URL set, WORKERS backend
+# processes (default 2) share the state in Redis; DATABASE_URL points at PostgreSQL.
+# Without Redis, one process.
+serve: deps migrate local-model-if-needed ## The production build on PORT, WORKERS backend workers
 	@if [ "$(WORKERS)" != 1 ] && [ -z "$(REDIS_URL)$(REFLEX_REDIS_URL)" ]; then \
 		echo "WORKERS=$(WORKERS) needs REDIS_URL: without Redis each worker would hold its own tabs' state"; exit 2; fi
 	@echo "==> chatstream (production build) on http://localhost:$(PORT), $(WORKERS) worker(s)"
-	GUNICORN_CMD_ARGS="--workers $(WORKERS) --graceful-timeout 10 $(GUNICORN_CMD_ARGS)" \
-	REFLEX_OPLOCK_ENABLED=$${REFLEX_OPLOCK_ENABLED:-true} \
-		$(WITH_MODEL) reflex run --env prod --single-port --frontend-port $(PORT)
+	$(PROD) $(PORT)
 
 test: deps $(CHROMIUM) services local-model ## Every test: unit, integration, hostile client, browser, crash, scale-out, local model
 	@echo "==> unit tests (scripted model server, SQLite; Redis for the relay)"
@@ -60,6 +69,8 @@ test: deps $(CHROMIUM) services local-model ## Every test: unit, integration, ho
 	$(PY) -m pytest tests/crash
 	@echo "==> scale-out tests (make serve x2 on PostgreSQL and Redis, three workers)"
 	CHATSTREAM_TEST_DATABASE=postgresql $(PY) -m pytest tests/scaleout
+	@echo "==> make dev (the dev server with hot reload) serving the app"
+	$(PY) -m pytest tests/commands
 	@echo "==> the bundled local model (llama.cpp, $(CHATSTREAM_LOCAL_MODEL)) answering through the app"
 	$(PY) -m pytest tests/local_model
 

@@ -11,13 +11,8 @@ markdown list, which the page renders as one.
 from __future__ import annotations
 
 import os
-import re
 import signal
-import socket
-import subprocess
-import time
 import urllib.request
-from pathlib import Path
 
 import pytest
 import reflex as rx
@@ -25,10 +20,9 @@ from playwright.sync_api import expect, sync_playwright
 
 from chatstream.local_model import DEFAULT_MODEL, MODELS, endpoint_configured
 from chatstream.models import Message
-from tests.conftest import ROOT
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, last_reply, new_chat, register, send
+from tests.make_commands import MakeRun, answers
 
-STARTED = re.compile(r"starting the local model \(.*\) on http://127\.0\.0\.1:(\d+)/v1")
 WATCH_STREAM = """() => {
   window.__streamed = [];
   window.__streamedItems = 0;
@@ -46,64 +40,6 @@ WATCH_STREAM = """() => {
 """Every distinct text the streaming reply showed while it streamed, and the most list items
 it showed rendered meanwhile (installed before the send: a tiny model may finish a short
 reply in a fraction of a second)."""
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def answers(url: str) -> bool:
-    try:
-        urllib.request.urlopen(url, timeout=2)
-        return True
-    except OSError:
-        return False
-
-
-class MakeRun:
-    """`make run` in a process group of its own, as a person starts it in a terminal."""
-
-    def __init__(self, log: Path) -> None:
-        self.frontend_port, self.backend_port = free_port(), free_port()
-        self.log = log
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "MAKE"))}
-        with log.open("wb") as out:
-            self.process = subprocess.Popen(
-                ["make", "run", f"FRONTEND_PORT={self.frontend_port}",
-                 f"BACKEND_PORT={self.backend_port}"],
-                cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )  # fmt: skip
-
-    @property
-    def url(self) -> str:
-        return f"http://localhost:{self.frontend_port}"
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def wait_until_serving(self, timeout: float = 600) -> None:
-        deadline = time.monotonic() + timeout
-        while not (answers(f"http://127.0.0.1:{self.backend_port}/ping") and answers(self.url)):
-            assert self.process.poll() is None, f"make run exited:\n{self.output()[-3000:]}"
-            assert time.monotonic() < deadline, f"not serving:\n{self.output()[-3000:]}"
-            time.sleep(0.5)
-
-    def model_port(self) -> int:
-        found = STARTED.search(self.output())
-        assert found, f"make run did not start the local model:\n{self.output()[-3000:]}"
-        return int(found.group(1))
-
-    def interrupt(self) -> int:
-        """Ctrl+C in the terminal: SIGINT to the whole foreground process group."""
-        os.killpg(self.process.pid, signal.SIGINT)
-        try:
-            return self.process.wait(60)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            raise
 
 
 @pytest.fixture
@@ -136,6 +72,7 @@ def ask(page, text: str) -> tuple[object, str, dict]:
 
 def test_make_run_with_no_endpoint_streams_answers_from_the_bundled_model(make_run):
     make_run.wait_until_serving()
+    assert make_run.serves_production_build()
     model_port = make_run.model_port()
     with urllib.request.urlopen(f"http://127.0.0.1:{model_port}/v1/models") as response:
         assert MODELS[DEFAULT_MODEL].alias in response.read().decode()
