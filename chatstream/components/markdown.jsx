@@ -31,6 +31,17 @@ function CodeBlock({ language, code }) {
   );
 }
 
+// Lucide's "image" glyph, drawn inline: an emoji would need a font the reader may not have.
+const ImageIcon = () => (
+  <svg className="md-image-icon" aria-hidden="true" viewBox="0 0 24 24" width="1em"
+    height="1em" fill="none" stroke="currentColor" strokeWidth="2" strokeLinecap="round"
+    strokeLinejoin="round">
+    <rect x="3" y="3" width="18" height="18" rx="2" />
+    <circle cx="9" cy="9" r="2" />
+    <path d="m21 15-3.1-3.1a2 2 0 0 0-2.8 0L6 21" />
+  </svg>
+);
+
 const components = {
   pre({ children }) {
     const code = children?.props ?? {};
@@ -47,7 +58,7 @@ const components = {
     return (
       <a href={src} title={title || src} target="_blank" rel="noopener noreferrer nofollow"
         className="md-image" data-testid="md-image">
-        {"🖼 "}{alt || "image"}
+        <ImageIcon />{alt || "image"}
       </a>
     );
   },
