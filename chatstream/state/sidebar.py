@@ -38,9 +38,8 @@ class SidebarState(rx.State):
             self.chats = [
                 ChatLink.of(c) for c in repository.list_chats(session=session, owner_id=user_id)
             ]
-        await (await self.get_state(SearchState))._run(
-            user_id
-        )  # a search shown follows the chats too
+        search = await self.get_state(SearchState)
+        await search._run(user_id)  # a search shown follows the chats too
 
     @rx.event
     def toggle(self):
