@@ -19,6 +19,7 @@ public method fails the tests until someone adds it there and, if browsers may c
 from __future__ import annotations
 
 import dataclasses
+import functools
 import inspect
 import logging
 import re
@@ -40,6 +41,7 @@ from reflex_base.registry import RegistrationContext
 from reflex_base.utils.form import FORM_DATA_ENTRIES_KEY
 from reflex_local_auth import LoginState
 
+from . import repository
 from .settings import MAX_MESSAGE_CHARS, SYSTEM_PROMPT_CHARS
 from .state.auth import SignInState, SignupState
 from .state.chat import COMPOSER_ID, ChatState
@@ -115,10 +117,8 @@ class Form:
 @dataclasses.dataclass(frozen=True)
 class Storage:
     """Browser storage values sent at (re)connect: the app's client-storage vars only. The
-    one there is, the sign-in token, is URL-safe (repository.AUTH_TOKEN) or empty."""
+    one there is, the sign-in token, is empty or of the form repository.AUTH_TOKEN."""
 
-    max_chars: int = 255
-    pattern: re.Pattern[str] = re.compile(r"[A-Za-z0-9_-]*")
     optional: bool = False
 
     def check(self, value: Any) -> None:
@@ -130,15 +130,18 @@ class Storage:
     def clean(self, value: dict | None) -> None:
         """Drop, in place, the values that are not the app's or not of their form: the page
         still loads (signed out, for a token that is no one's) rather than not at all."""
-        allowed, text = client_storage_vars(), Text(self.max_chars, self.pattern)
+        allowed = client_storage_vars()
         for name, stored in list((value or {}).items()):
-            try:
-                if name not in allowed:
-                    raise Refused("not a storage var of the app")
-                text.check(stored)
-            except Refused as refused:
-                log.warning("dropped browser storage %s: %s", str(name)[:80], refused)
-                del value[name]
+            if name not in allowed:
+                problem = "not a storage var of the app"
+            elif not isinstance(stored, str):
+                problem = f"not a string but {type(stored).__name__}"
+            elif stored and not repository.AUTH_TOKEN.fullmatch(stored):
+                problem = "not a sign-in token"
+            else:
+                continue
+            log.warning("dropped browser storage %s: %s", str(name)[:80], problem)
+            del value[name]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -241,6 +244,7 @@ SURFACE: dict[str, dict[str, Kind]] = {
 """Every event a browser may send, with the kind of each argument."""
 
 
+@functools.cache
 def client_storage_vars() -> frozenset[str]:
     """Full names (`<state>.<var>_rx_state_`) of the vars a browser keeps in its storage."""
     from reflex.compiler.utils import compile_client_storage
@@ -259,12 +263,8 @@ def check(name: str, payload: Any) -> None:
         raise Refused("arguments are not an object")
     if unknown := set(payload) - set(kinds):
         raise Refused(f"unknown arguments {sorted(map(str, unknown))[:5]}")
-    registered = RegistrationContext.get().event_handlers.get(name)
-    if registered is not None:
-        parameters = list(inspect.signature(registered.handler.fn).parameters.values())[1:]
-        missing = [p.name for p in parameters if p.default is p.empty and p.name not in payload]
-        if missing:
-            raise Refused(f"missing arguments {missing}")
+    if missing := [argument for argument in _required(name) if argument not in payload]:
+        raise Refused(f"missing arguments {missing}")
     for argument, value in payload.items():
         try:
             kinds[argument].check(value)
@@ -272,6 +272,16 @@ def check(name: str, payload: Any) -> None:
             raise Refused(f"argument {argument!r}: {refused}") from None
         if isinstance(kinds[argument], Storage):
             kinds[argument].clean(value)
+
+
+@functools.cache
+def _required(name: str) -> tuple[str, ...]:
+    """The arguments of the handler `name` that have no default."""
+    registered = RegistrationContext.get().event_handlers.get(name)
+    if registered is None:
+        return ()
+    parameters = list(inspect.signature(registered.handler.fn).parameters.values())[1:]
+    return tuple(p.name for p in parameters if p.default is p.empty)
 
 
 def envelope_problem(data: Any) -> str | None:

@@ -19,13 +19,11 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
-import os
 import time
 from dataclasses import dataclass
 
 import redis.asyncio as redis
 from redis.exceptions import RedisError
-from reflex.config import get_config
 
 from .settings import SignInLimits, get_signin_limits
 
@@ -100,6 +98,13 @@ class RedisCounts:
                 self._url, decode_responses=True, socket_connect_timeout=2, socket_timeout=2
             )
         return self._redis
+
+    @classmethod
+    def sharing(cls, hub) -> RedisCounts:
+        """Counts on the live hub's Redis connection and key prefix (one pool per worker)."""
+        counts = cls(hub._url, hub.prefix)
+        counts._redis = hub.client
+        return counts
 
     def key(self, key: str) -> str:
         return f"{self.prefix}:signin:{key}"
@@ -181,7 +186,9 @@ def get_throttle() -> Throttle:
     """This process's throttle: on Redis when Reflex uses Redis, else in memory."""
     global _throttle
     if _throttle is None:
-        url = get_config().redis_url
-        prefix = os.environ.get("CHATSTREAM_REDIS_PREFIX") or "chatstream"
-        _throttle = Throttle(RedisCounts(url, prefix) if url else None)
+        from .redis_streams import RedisHub
+        from .streams import get_hub
+
+        hub = get_hub()
+        _throttle = Throttle(RedisCounts.sharing(hub) if isinstance(hub, RedisHub) else None)
     return _throttle

@@ -269,11 +269,15 @@ class ChatState(rx.State):
     async def _rewrite(self, user_message_id: str, text: str | None = None):
         """A new reply to the chat's last user message (its text replaced if `text` is given)."""
         user_id = await current_user_id(self)
-        if user_id is not None and (refusal := await limits.refuse_reply(user_id)) is not None:
+        if user_id is None:
+            return None
+        if (refusal := await limits.refuse_reply(user_id)) is not None:
             self.notice = refusal
             return None
         with rx.session() as session:
-            chat = await self._owned_chat(session, self._page_chat_id())
+            chat = repository.get_chat(
+                session=session, owner_id=user_id, public_id=self._page_chat_id()
+            )
             if chat is None:
                 return None
             messages = repository.list_messages(session=session, chat_id=chat.id)
