@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 import time
+import weakref
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -159,21 +160,64 @@ async def _stream(live: LiveMessage, messages: list[dict], settings: Settings) -
             hub.broadcast(live)
             if time.monotonic() - last_checkpoint >= settings.checkpoint_interval:
                 last_checkpoint = time.monotonic()
-                # In a thread: the loop keeps serving other replies while the database writes.
-                # Safe against a racing end: a checkpoint only updates a message still streaming.
-                if await asyncio.to_thread(_checkpoint, live.id, live.content) is False:
+                # Off the loop, in one transaction with the other replies' checkpoints. Safe
+                # against a racing end: a checkpoint only updates a message still streaming.
+                if await _checkpoints_here().save(live.id, live.content) is False:
                     raise EndedElsewhere
 
 
-def _checkpoint(message_id: int, content: str) -> bool | None:
-    """Save the text so far; False if the message no longer streams, None if the database
-    is unreachable (the reply goes on: the next checkpoint or the end saves the text)."""
-    try:
-        with rx.session() as session:
-            return repository.checkpoint(session=session, message_id=message_id, content=content)
-    except sa_exc.OperationalError as exc:
-        log.warning("checkpoint of message %s skipped: database unreachable (%s)", message_id, exc)
-        return None
+class Checkpoints:
+    """Group commit of the checkpoints of every reply in this process: a checkpoint that falls
+    due while a write is under way joins the next one, so N replies streaming at once cost
+    one transaction per write, not N (at 300 replies, SQLite's 300 fsyncs a second were the
+    largest cost of a chunk)."""
+
+    def __init__(self) -> None:
+        self._batch: dict[int, tuple[str, asyncio.Future]] = {}
+        self._writer: asyncio.Task | None = None
+
+    async def save(self, message_id: int, content: str) -> bool | None:
+        """Save the text so far; False if the message no longer streams, None if the
+        database is unreachable (the reply goes on: the next checkpoint or the end saves it)."""
+        done = asyncio.get_running_loop().create_future()
+        self._batch[message_id] = (content, done)
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write(), name="checkpoints")
+        return await done
+
+    async def _write(self) -> None:
+        while self._batch:
+            batch, self._batch = self._batch, {}
+            try:
+                ended = await asyncio.to_thread(_save_texts, {m: t for m, (t, _) in batch.items()})
+            except sa_exc.OperationalError as exc:
+                log.warning(
+                    "checkpoint of %d replies skipped: database unreachable (%s)", len(batch), exc
+                )
+                ended = None
+            except Exception:
+                log.exception("checkpoint of %d replies failed", len(batch))
+                ended = None
+            for message_id, (_, done) in batch.items():
+                if not done.done():
+                    done.set_result(None if ended is None else message_id not in ended)
+
+
+_checkpoints: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Checkpoints] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _checkpoints_here() -> Checkpoints:
+    loop = asyncio.get_running_loop()
+    if (checkpoints := _checkpoints.get(loop)) is None:
+        checkpoints = _checkpoints[loop] = Checkpoints()
+    return checkpoints
+
+
+def _save_texts(texts: dict[int, str]) -> set[int]:
+    with rx.session() as session:
+        return repository.checkpoint_many(session=session, texts=texts)
 
 
 FINISH_RETRY_SECONDS = 1.0

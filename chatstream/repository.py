@@ -307,13 +307,26 @@ def history_before(*, session: Session, message: Message) -> list[Message]:
 
 def checkpoint(*, session: Session, message_id: int, content: str) -> bool:
     """Save the text so far of a streaming reply; False if it no longer streams."""
-    result = session.exec(
-        sa.update(Message)
-        .where(col(Message.id) == message_id, col(Message.streaming).is_(True))
-        .values(content=without_nul(content), updated_at=utcnow())
+    return message_id not in checkpoint_many(session=session, texts={message_id: content})
+
+
+def checkpoint_many(*, session: Session, texts: dict[int, str]) -> set[int]:
+    """Save the text so far of several streaming replies in one transaction (one commit for
+    every reply of the process); the ids of those that no longer stream (ended or deleted)."""
+    if not texts:
+        return set()
+    table, now = Message.__table__, utcnow()
+    session.connection().execute(
+        sa.update(table)
+        .where(table.c.id == sa.bindparam("message_id"), table.c.streaming.is_(True))
+        .values(content=sa.bindparam("text"), updated_at=now),
+        [{"message_id": mid, "text": without_nul(text)} for mid, text in texts.items()],
     )
     session.commit()
-    return result.rowcount == 1
+    streaming = session.exec(
+        select(Message.id).where(col(Message.id).in_(list(texts)), col(Message.streaming))
+    )
+    return set(texts) - set(streaming)
 
 
 def finish(
