@@ -1,20 +1,33 @@
 """The follower: a tab's live view of the reply being written in the chat it shows.
 
 `LiveReply` is deliberately small: each update sends only the text added since the last one,
-never the text already shown nor the conversation. Its `follow` handler subscribes to the message's channel after checking,
-from the tab's own session, that the tab's user owns the chat; it ends when the message
-stops streaming, and hands the finished message to the chat's list in the same delta.
+never the text already shown nor the conversation. Its `follow` handler subscribes to the
+message's channel after checking, from the tab's own session, that the tab's user owns the
+chat; it ends when the message stops streaming, and hands the finished message to the chat's
+list in the same delta.
+
+The updates in between are pushed to the tab's socket directly (`_push`), as a delta of
+LiveReply's `chunk` and `offset` and nothing else: no state lock, no state read or write (a
+Redis round trip each with several workers), no delta computed. That is what Reflex would
+send for those two vars, at a fraction of the cost. The tab's state on the server keeps the
+text of the last full sync (`_show`, `resync`); the page tolerates a chunk it already has
+and asks for a `resync` when one is missing (components/markdown.jsx), so nothing depends on
+the server knowing which chunks a tab got. How often a follower pushes depends on how many
+share the worker (chatstream/pacing.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 
 import reflex as rx
 from redis.exceptions import RedisError
+from reflex_base.constants.state import FIELD_MARKER
 from sqlmodel import select
 
+from .. import pacing
 from ..models import Chat, Message
 from ..settings import get_settings
 from ..streams import Channel, Snapshot, get_hub
@@ -26,6 +39,14 @@ POLL_SECONDS = 1.0
 QUIET_CHECKS = 5
 """After this many quiet polls, a follower checks the database that the reply still streams
 (its end may have been announced while Redis was away)."""
+STATE_CHECK_SECONDS = 1.0
+"""How often a follower reads its tab's state: that the tab still shows this reply (as seen
+from any worker) and that the state was not lost (Redis restarted)."""
+
+_running: dict[str, object] = {}
+"""The follower running for each tab token in this worker. Showing another reply (or none)
+removes it, which stops that follower before its next push: a push never lands on the
+reply that replaced it."""
 
 log = logging.getLogger(__name__)
 
@@ -51,41 +72,65 @@ def _owned_message(public_id: str, user_id: int | None) -> Message | None:
         ).first()
 
 
-class LiveReply(rx.State):
+async def _push(token: str, chunk: str, offset: int) -> bool:
+    """Send the tab its reply's new text; False when the tab's socket is not on this worker
+    (closed, or reloaded onto another worker): its follower has nothing more to do."""
+    from ..chatstream import app
+
+    namespace = app.event_namespace
+    if namespace is None:
+        return False
+    manager = namespace._token_manager  # Reflex keeps which worker holds each socket here
+    record = manager.token_to_socket.get(token)
+    if record is None or record.instance_id != manager.instance_id:
+        return False
+    fields = {"chunk" + FIELD_MARKER: chunk, "offset" + FIELD_MARKER: offset}
+    await namespace.emit("event", {"delta": {Live.get_full_name(): fields}}, to=record.sid)
+    return True
+
+
+# Reflex names a state after its module and class, and the name is in every update's
+# envelope: `chatstream___state___live____live_reply`, 39 bytes, would be a third of an
+# update. This one is `live___live`: the class is `Live` in a module also importable as
+# `live` (so that a state pickled by the state manager finds its class again).
+sys.modules.setdefault("live", sys.modules[__name__])
+
+
+class Live(rx.State):
     """The reply streaming into this tab; empty `message_id` when none is.
 
     The tab holds `base` (the text at the last full sync) and appends each `chunk` at
     `offset` (see components/markdown.jsx), so an update carries only the new text.
     """
 
+    __module__ = "live"
+
     message_id: str = ""
     base: str = ""
     chunk: str = ""
     offset: int = 0
     _sent: int = 0
-    """How much of the reply this tab holds."""
+    """How much of the reply this tab held at the last full sync (its follower counts on)."""
     _generation: int = 0
 
     def _sync(self, text: str) -> None:
         self.base, self.chunk, self.offset, self._sent = text, "", len(text), len(text)
-
-    def _append(self, text: str) -> bool:
-        if len(text) <= self._sent:
-            return False
-        self.chunk, self.offset, self._sent = text[self._sent :], self._sent, len(text)
-        return True
 
     def _show(self, message: Message) -> None:
         """Point this tab at a streaming message; call `follow` next."""
         self.message_id = message.public_id
         channel = get_hub().channel(message.public_id)
         self._sync(channel.text if channel else message.content)
-        self._generation += 1
+        self._moved_on()
 
     def _clear(self) -> None:
         self.message_id = ""
         self._sync("")
+        self._moved_on()
+
+    def _moved_on(self) -> None:
         self._generation += 1
+        _running.pop(self.router.session.client_token, None)
 
     @rx.event
     async def resync(self):
@@ -103,41 +148,66 @@ class LiveReply(rx.State):
         """Relay the reply this tab shows until it ends. One per tab: a newer `follow`
         cancels the one running, so calling it again never multiplies the updates."""
         async with self:
-            generation, public_id = self._generation, self.message_id
+            generation, public_id, sent = self._generation, self.message_id, self._sent
+            token = self.router.session.client_token
             user_id = await current_user_id(self)
         if not public_id or _owned_message(public_id, user_id) is None:
             return
-        async with get_hub().follow(public_id) as channel:
-            async for event in self._relay(public_id, generation, channel):
-                yield event
+        me = _running[token] = object()
+        try:
+            with pacing.following():
+                async with get_hub().follow(public_id) as channel:
+                    relay = self._relay(public_id, generation, channel, token, me, sent)
+                    async for event in relay:
+                        yield event
+        finally:
+            if _running.get(token) is me:
+                del _running[token]
 
-    async def _relay(self, public_id: str, generation: int, channel: Channel | None):
-        """Send the reply's new text to the tab, one batch per flush interval, until it ends."""
-        flush = get_settings().flush_interval
-        version, quiet = -1, 0
+    async def _relay(
+        self,
+        public_id: str,
+        generation: int,
+        channel: Channel | None,
+        token: str,
+        me: object,
+        sent: int,
+    ):
+        """Send the reply's new text to the tab, one batch per interval, until it ends."""
+        settings = get_settings()
+        loop = asyncio.get_running_loop()
+        version, quiet, checked, lost = -1, 0, loop.time(), False
         while True:
             snapshot = await self._next(public_id, version, channel)
+            if _running.get(token) is not me:
+                return  # the tab shows another reply now (or none), or a newer follower runs
             quiet = quiet + 1 if snapshot.version == version and not snapshot.done else 0
             if quiet and quiet % QUIET_CHECKS == 0 and not _streams_in_db(public_id):
                 snapshot = Snapshot(snapshot.text, version, True)  # its end never reached us
-            try:
-                async with self:
-                    lost = self._generation == 0  # the tab's state is gone (Redis restarted)
-                    if lost or self._generation != generation:
-                        break  # the tab moved on (another chat, a newer follower) or was lost
-                    if snapshot.version == version and not snapshot.done:
-                        continue  # a quiet second: nothing to send
-                    if snapshot.done:
-                        await self._hand_over(public_id)
-                        return
-                    sent = self._append(snapshot.text)
-            except RedisError as exc:  # the state manager's Redis is away: wait for it
-                log.warning("follower of %s waits for Redis: %s", public_id, exc)
-                await asyncio.sleep(POLL_SECONDS)
-                continue
+            if snapshot.done or loop.time() - checked >= STATE_CHECK_SECONDS:
+                checked = loop.time()
+                try:
+                    async with self:
+                        lost = self._generation == 0  # the tab's state is gone (Redis restarted)
+                        if lost or self._generation != generation:
+                            break  # the tab moved on (seen by another worker) or was lost
+                        if snapshot.done:
+                            await self._hand_over(public_id)
+                            return
+                except RedisError as exc:  # the state manager's Redis is away: wait for it
+                    log.warning("follower of %s waits for Redis: %s", public_id, exc)
+                    await asyncio.sleep(POLL_SECONDS)
+                    continue
             version = snapshot.version
-            if sent:  # batch: at most one update per flush interval; the first goes at once
-                await asyncio.sleep(flush)
+            if len(snapshot.text) > sent:
+                if not await _push(token, snapshot.text[sent:], sent):
+                    return  # the tab's socket is gone from this worker
+                sent = len(snapshot.text)
+                # batch: one update per interval at most; the first goes at once
+                interval = pacing.follower_interval(
+                    settings.flush_interval, settings.updates_per_second
+                )
+                await asyncio.sleep(interval)
         if lost:  # a reload hydrates the tab again, and it follows the reply from there
             yield rx.call_script("window.location.reload()")
 
@@ -162,3 +232,7 @@ class LiveReply(rx.State):
         if message is not None:
             chat._put_message(MessageView.of(message))
         self._clear()
+
+
+LiveReply = Live
+"""The name the rest of the app knows it by."""
