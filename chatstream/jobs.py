@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 import weakref
@@ -24,7 +25,7 @@ import reflex as rx
 from reflex.config import get_config
 from sqlalchemy import exc as sa_exc
 
-from . import llm, repository, titles
+from . import llm, pacing, repository, titles
 from .models import Status
 from .settings import Settings, get_settings
 from .streams import get_hub
@@ -148,22 +149,27 @@ async def _run(live: LiveMessage, settings: Settings) -> None:
 async def _stream(live: LiveMessage, messages: list[dict], settings: Settings) -> None:
     hub, last_checkpoint = get_hub(), time.monotonic()
     live.requested_at = time.monotonic()
-    async with contextlib.aclosing(llm.stream_reply(messages, settings)) as reply:
-        async for item in reply:
-            if isinstance(item, llm.Usage):
-                live.usage = item
-                continue
-            if live.first_token_ms is None:
-                live.first_token_ms = live.elapsed_ms()
-            live.chunk_count += 1
-            live.content += repository.without_nul(item)  # what the database will hold
-            hub.broadcast(live)
-            if time.monotonic() - last_checkpoint >= settings.checkpoint_interval:
-                last_checkpoint = time.monotonic()
-                # Off the loop, in one transaction with the other replies' checkpoints. Safe
-                # against a racing end: a checkpoint only updates a message still streaming.
-                if await _checkpoints_here().save(live.id, live.content) is False:
-                    raise EndedElsewhere
+    pause = functools.partial(
+        pacing.read_pause, settings.flush_interval, settings.updates_per_second
+    )
+    reply = llm.stream_reply(messages, settings, pause)
+    with pacing.streaming():
+        async with contextlib.aclosing(reply):
+            async for item in reply:
+                if isinstance(item, llm.Usage):
+                    live.usage = item
+                    continue
+                if live.first_token_ms is None:
+                    live.first_token_ms = live.elapsed_ms()
+                live.chunk_count += 1
+                live.content += repository.without_nul(item)  # what the database will hold
+                hub.broadcast(live)
+                if time.monotonic() - last_checkpoint >= settings.checkpoint_interval:
+                    last_checkpoint = time.monotonic()
+                    # Off the loop, in one transaction with the other replies' checkpoints.
+                    # Safe against a racing end: it only updates a message still streaming.
+                    if await _checkpoints_here().save(live.id, live.content) is False:
+                        raise EndedElsewhere
 
 
 class Checkpoints:

@@ -13,7 +13,7 @@ import functools
 import json
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 import httpx2 as httpx  # the HTTP library the `openai` client is built on
@@ -184,8 +184,11 @@ def _count(value: object) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-async def stream_reply(messages: list[dict], settings: Settings) -> AsyncIterator[str | Usage]:
+async def stream_reply(
+    messages: list[dict], settings: Settings, pause: Callable[[], float] = lambda: 0.0
+) -> AsyncIterator[str | Usage]:
     """Yield the text deltas of the model's reply to `messages`, then its `Usage` if known.
+    After each read of the body, wait `pause()` seconds (a busy worker's pacing) first.
 
     The body is read as raw server-sent events (`sse.EventDecoder`) and each event's JSON
     picked apart by hand (`_parts`): 3 µs a chunk instead of the client's 75 µs."""
@@ -221,6 +224,8 @@ async def stream_reply(messages: list[dict], settings: Settings) -> AsyncIterato
                         finish_reason = finish or finish_reason
                     if piece is None:
                         break
+                    if wait := pause():
+                        await asyncio.sleep(wait)
             if finish_reason is None:
                 raise ModelError(
                     "The model's stream ended before the reply was finished "
@@ -241,6 +246,9 @@ async def stream_reply(messages: list[dict], settings: Settings) -> AsyncIterato
 MODELS_RETRY_SECONDS = 10.0
 """How soon an endpoint that failed to list its models is asked again."""
 _models: dict[tuple[str | None, str | None], tuple[float, tuple[str, ...]]] = {}
+_listing: dict[tuple[str | None, str | None], asyncio.Future] = {}
+"""The request for the list under way, by endpoint: the tabs that open meanwhile wait for
+it instead of each sending its own (300 tabs reconnecting after a restart: one request)."""
 
 
 async def available_models(settings: Settings) -> list[str]:
@@ -253,7 +261,11 @@ async def available_models(settings: Settings) -> list[str]:
     key = (settings.base_url, settings.api_key)
     cached = _models.get(key)
     if cached is None or time.monotonic() >= cached[0]:
-        listed = await _list_models(settings)
+        listing = _listing.get(key)
+        if listing is None or listing.get_loop() is not asyncio.get_running_loop():
+            listing = _listing[key] = asyncio.ensure_future(_list_models(settings))
+            listing.add_done_callback(lambda done: _listing.get(key) is done and _listing.pop(key))
+        listed = await asyncio.shield(listing)
         ttl = settings.models_ttl if listed else min(settings.models_ttl, MODELS_RETRY_SECONDS)
         cached = _models[key] = (time.monotonic() + ttl, listed)
     return [configured, *sorted(set(cached[1]) - {configured})]

@@ -29,7 +29,8 @@ class Settings:
     connect_retries: int
     """Extra attempts for connection errors that happen before the first chunk."""
     flush_interval: float
-    """Seconds between two live updates to a tab (the first chunk goes at once)."""
+    """Seconds between two live updates to a tab (the first chunk goes at once), when the
+    worker is not busy; see `updates_per_second`."""
     checkpoint_interval: float
     """Seconds between two database checkpoints of a streaming reply."""
     stream_usage: bool
@@ -42,6 +43,10 @@ class Settings:
     """Sampling temperature; None leaves it to the endpoint."""
     model_label: str = ""
     """How the page names the model, when its bare name would mislead (a tiny local model)."""
+    updates_per_second: float = 1500.0
+    """The live updates a worker sends per second at most, all its tabs together: with more
+    followers than `updates_per_second × flush_interval`, each one's interval grows
+    (chatstream/pacing.py)."""
     models_ttl: float = 60.0
     """Seconds the endpoint's model list (`/v1/models`) is kept before it is asked again."""
     titles: bool = True
@@ -116,6 +121,7 @@ def get_settings() -> Settings:
         stall_timeout=_float("CHATSTREAM_STALL_TIMEOUT", 60.0),
         connect_retries=int(_float("CHATSTREAM_CONNECT_RETRIES", 2)),
         flush_interval=_float("CHATSTREAM_FLUSH_INTERVAL", 0.05),
+        updates_per_second=_float("CHATSTREAM_UPDATES_PER_SECOND", 1500.0),
         checkpoint_interval=_float("CHATSTREAM_CHECKPOINT_INTERVAL", 1.0),
         stream_usage=os.environ.get("CHATSTREAM_STREAM_USAGE", "1") not in ("0", "false", "no"),
         max_tokens=int(_optional_float("CHATSTREAM_MAX_TOKENS") or 0) or None,
