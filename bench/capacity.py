@@ -1,9 +1,11 @@
 """Capacity: `load` replies streaming at once on one backend worker in its own process (model
-at 50 chunks/s each), one socket-level tab per reply in this process with the model server."""
+at 50 chunks/s each, bench/load_model.py in a process of its own), one socket-level tab per
+reply in this process."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import resource
 import secrets
 import statistics
@@ -16,23 +18,53 @@ import psutil
 import socketio
 
 from bench.harness import reply_text
+from bench.load_model import LoadModel
 from bench.tabs import Watch, latencies, naive_on_delta, naive_state, ours_on_delta
-from tests.fake_openai import FakeOpenAI, Reply, words
+from tests.fake_openai import words
 from tests.reflex_client import ReflexTab, handler_name
 
-CHUNKS = 150  # 3 seconds of streaming per reply
+CHUNKS = 1000  # 20 seconds of streaming per reply
+SENDS_PER_SECOND = 30
+"""The tabs send their questions evenly over `load / SENDS_PER_SECOND` seconds (10 s for
+300): people do not all press Enter in the same millisecond, and what is measured here is
+streaming, not the start of an exchange (a chat created, the page's events). Every reply
+streams alongside all the others for at least half of its 20 seconds."""
 _round = [0]
 
 
 @contextmanager
+def load_model() -> Iterator[LoadModel]:
+    """bench/load_model.py in a child process."""
+    server = subprocess.Popen(
+        [sys.executable, "-m", "bench.load_model"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        yield LoadModel(server.stdout.readline().strip(), server.pid)
+    finally:
+        server.stdin.close()
+        server.wait(30)
+
+
+def model_environment(model: LoadModel) -> dict[str, str]:
+    """The environment of a backend process that streams from `model`."""
+    return os.environ | {"OPENAI_BASE_URL": model.url}
+
+
+@contextmanager
 def backend_process(design: str, env: dict[str, str] | None = None) -> Iterator[tuple[str, int]]:
-    """bench/serve.py in a child process: its URL and pid."""
+    """bench/serve.py in a child process: its URL and pid. Its log goes to BENCH_BACKEND_LOG
+    when that names a file."""
+    path = os.environ.get("BENCH_BACKEND_LOG")
+    log = open(path, "a") if path else subprocess.DEVNULL  # noqa: SIM115 (closed below)
     server = subprocess.Popen(
         [sys.executable, "-m", "bench.serve", design],
         env=env,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
+        stderr=log,
         text=True,
     )
     try:
@@ -41,17 +73,20 @@ def backend_process(design: str, env: dict[str, str] | None = None) -> Iterator[
     finally:
         server.stdin.close()
         server.wait(30)
+        if path:
+            log.close()
 
 
-def _cpu(pids: list[int]) -> tuple[float, float]:
-    """CPU seconds so far of the backend processes and of this one."""
+def _cpu(pids: list[int], model: LoadModel) -> tuple[float, float, float]:
+    """CPU seconds so far of the backend processes, of this one (the tabs) and of the model."""
     backend = sum(sum(psutil.Process(pid).cpu_times()[:2]) for pid in pids)
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    return backend, usage.ru_utime + usage.ru_stime
+    model_cpu = sum(psutil.Process(model.pid).cpu_times()[:2])
+    return backend, usage.ru_utime + usage.ru_stime, model_cpu
 
 
 async def _one(
-    design: str, url: str, token: str | None, marker: str, text: str, go, opened
+    design: str, url: str, token: str | None, marker: str, text: str, go, opened, wait: float
 ) -> Watch:
     watch = Watch()
     if design == "ours":
@@ -67,6 +102,7 @@ async def _one(
     finally:
         opened.append(marker)
     await go.wait()
+    await asyncio.sleep(wait)
     try:  # a tab that fails or times out shows less than the reply: counted as lost
         await tab.send(send, form_data={"text": f"hello {marker}"})
         async with asyncio.timeout(60 + CHUNKS * 0.02):
@@ -78,6 +114,18 @@ async def _one(
     finally:
         await tab.close()
     return watch
+
+
+async def _quiet(pids: list[int], timeout: float = 60.0) -> None:
+    """Wait until the backend processes use less than 10% of a core."""
+    processes = [psutil.Process(pid) for pid in pids]
+    async with asyncio.timeout(timeout):
+        while True:
+            for process in processes:
+                process.cpu_percent()
+            await asyncio.sleep(0.5)
+            if all(process.cpu_percent() < 10 for process in processes):
+                return
 
 
 def _saved(markers: list[str]) -> dict[str, str]:
@@ -99,7 +147,7 @@ def _saved(markers: list[str]) -> dict[str, str]:
 
 
 async def step(
-    design: str, url: str | list[str], model: FakeOpenAI, load: int, pid: int | list[int]
+    design: str, url: str | list[str], model: LoadModel, load: int, pid: int | list[int]
 ) -> dict:
     """`load` replies at once; with several backend URLs (workers), the tabs take them in turn."""
     urls, pids = (
@@ -115,35 +163,36 @@ async def step(
         sign_in(make_user(), token)
     markers = [f"<cap {_round[0]}.{i}>" for i in range(load)]
     texts = {m: reply_text(CHUNKS * 4, seed=i) for i, m in enumerate(markers)}
-    for m in markers:
-        model.on(m, Reply(chunks=words(texts[m], 4), delay=0.02))
+    model.script({m: words(texts[m], 4) for m in markers}, delay=0.02)
     go, opened = asyncio.Event(), []
     runs = [
-        asyncio.create_task(_one(design, urls[i % len(urls)], token, m, texts[m], go, opened))
+        asyncio.create_task(
+            _one(design, urls[i % len(urls)], token, m, texts[m], go, opened, i / SENDS_PER_SECOND)
+        )
         for i, m in enumerate(markers)
     ]
     async with asyncio.timeout(120):
         while len(opened) < load:  # every tab open before the replies start
             await asyncio.sleep(0.2)
-    cpu = _cpu(pids)
+    await _quiet(pids)  # and the pages' own events (sidebar, model list…) all answered
+    cpu = _cpu(pids, model)
     go.set()
     watches = [
         w if isinstance(w, Watch) else Watch()
         for w in await asyncio.gather(*runs, return_exceptions=True)
     ]
-    cpu = [after - before for after, before in zip(_cpu(pids), cpu, strict=True)]
+    cpu = [after - before for after, before in zip(_cpu(pids, model), cpu, strict=True)]
     lat, lost, chunks, why = [], 0, 0, []
     saved = _saved(markers) if design == "ours" else {}
+    sent_by_marker = model.sent()
     for m, watch in zip(markers, watches, strict=True):
-        try:
-            request = model.request_for(m, timeout=0.1)
-        except AssertionError:  # the reply never started
+        if (request_sent := sent_by_marker.get(m)) is None:  # the reply never started
             lost += 1
             why.append("never started")
             continue
-        sent = "".join(text for _, text in request.sent)
-        chunks += len(request.sent)
-        lat += latencies(request.sent, watch.seen)
+        sent = "".join(text for _, text in request_sent)
+        chunks += len(request_sent)
+        lat += latencies(request_sent, watch.seen)
         shown_ok = watch.text == texts[m] == sent
         saved_ok = design != "ours" or saved.get(m) == texts[m]
         lost += not (shown_ok and saved_ok)
@@ -159,4 +208,5 @@ async def step(
         "lost_why": why,
         "cpu_per_1000": 1000 * cpu[0] / max(chunks, 1),
         "client_cpu_per_1000": 1000 * cpu[1] / max(chunks, 1),
+        "model_cpu_per_1000": 1000 * cpu[2] / max(chunks, 1),
     }

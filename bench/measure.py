@@ -19,9 +19,12 @@ async def measure(design: str, url: str, model, steps: list[int]) -> dict:
         result[f"reply_{earlier}"] = await streaming.one_reply(design, proxy, model, earlier)
         print(design, earlier, result[f"reply_{earlier}"], file=sys.stderr, flush=True)
     result["capacity"] = []
-    with capacity.backend_process(design) as (url, pid):
+    with (
+        capacity.load_model() as load_model,
+        capacity.backend_process(design, capacity.model_environment(load_model)) as (url, pid),
+    ):
         for load in steps:
-            step = await capacity.step(design, url, model, load, pid)
+            step = await capacity.step(design, url, load_model, load, pid)
             print(design, step, file=sys.stderr, flush=True)
             result["capacity"].append(step)
             if step["p95_ms"] > 1000 or step["lost"]:  # far past the target: stop there

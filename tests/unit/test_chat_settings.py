@@ -1,6 +1,7 @@
 """A chat's own model and system prompt: offered from the endpoint's list, saved with the
 chat, and used by its next reply."""
 
+import asyncio
 import dataclasses
 
 import pytest
@@ -50,6 +51,14 @@ async def test_the_model_list_is_read_once_per_ttl(model):
     model.models = ("test-model", "new-model")
 
     assert "new-model" not in await llm.available_models(settings)
+    assert model.model_list_requests == 1
+
+
+async def test_tabs_that_open_together_share_one_request_for_the_list(model):
+    settings = settings_for(model, models_ttl=0.0)
+    lists = await asyncio.gather(*(llm.available_models(settings) for _ in range(20)))
+
+    assert all(found == ["test-model", "big-model", "small-model"] for found in lists)
     assert model.model_list_requests == 1
 
 
