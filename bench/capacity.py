@@ -19,6 +19,8 @@ import socketio
 
 from bench.harness import reply_text
 from bench.load_model import LoadModel
+
+__all__ = ["LoadModel", "backend_process", "load_model", "model_environment", "step"]
 from bench.tabs import Watch, latencies, naive_on_delta, naive_state, ours_on_delta
 from tests.fake_openai import words
 from tests.reflex_client import ReflexTab, handler_name

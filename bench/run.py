@@ -24,6 +24,7 @@ STEPS = {
     "scaleout": [25, 50, 100, 200],
 }
 P95_LIMIT_MS = 250
+PROFILE_LOAD = 100
 
 
 def run(module: str, *args: str) -> dict:
@@ -111,21 +112,41 @@ def table(ours: dict, naive: dict, ours_b: dict, naive_b: dict, scaled: dict) ->
         "",
         "Capacity steps: one backend worker (uvicorn) alone in its process, state in memory "
         "and SQLite; or two such workers sharing Redis (state, live channels) and PostgreSQL, "
-        "the tabs taking them in turn. Socket-level tabs and the model server (50 chunks/s per "
-        "reply, 150 chunks each) in another process. CPU is the backend processes', then the "
-        "tabs' and model server's:",
+        "the tabs taking them in turn. The model server (bench/load_model.py: 50 chunks/s per "
+        "reply, 1,000 chunks each) in a process of its own, the socket-level tabs in another; "
+        "once every page is open and the worker quiet, the tabs send their questions 30 a "
+        "second. Latency: every chunk of every reply, from the model server's write to the "
+        "tab's receipt. CPU per 1,000 model chunks, of the backend processes, the tabs and "
+        "the model server:",
         "",
         "| design | concurrent replies | p50 ms | p95 ms | lost or garbled | "
-        "backend CPU s per 1,000 chunks | tabs + model CPU s per 1,000 chunks |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "backend CPU s | tabs CPU s | model CPU s |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for design in (ours, naive, scaled):
         for s in design["capacity"]:
             lines.append(
                 f"| {design['design']} | {s['load']} | {fmt(s['p50_ms'])} | "
-                f"{fmt(s['p95_ms'])} | {s['lost']} | {s['cpu_per_1000']:.2f} | "
-                f"{s['client_cpu_per_1000']:.2f} |"
+                f"{fmt(s['p95_ms'])} | {s['lost']} | {s['cpu_per_1000']:.3f} | "
+                f"{s['client_cpu_per_1000']:.3f} | {s.get('model_cpu_per_1000', 0):.3f} |"
             )
+    return "\n".join(lines)
+
+
+def profile_table(result: dict) -> str:
+    """bench/profile.py's stages as a Markdown table."""
+    step = result["step"]
+    lines = [
+        f"One worker, {result['load']} replies streaming (p50/p95 {fmt(step['p50_ms'])}/"
+        f"{fmt(step['p95_ms'])} ms, {step['lost']} lost), py-spy sampling it for 8 s of "
+        f"steady streaming: {result['per_chunk_us']:.0f} µs of backend CPU per model chunk "
+        "(the step's whole CPU, sends included, over its chunks), shared out by the samples:",
+        "",
+        "| stage of a chunk's path | µs per chunk |",
+        "|---|---:|",
+    ]
+    for stage, us in result["stages_us"].items():
+        lines.append(f"| {stage} | {us:.1f} |")
     return "\n".join(lines)
 
 
@@ -222,6 +243,7 @@ def main() -> None:
     ours = run("bench.measure", "ours", *map(str, STEPS["ours"]))
     naive = run("bench.measure", "naive", *map(str, STEPS["naive"]))
     scaled = run("bench.scaleout", *map(str, STEPS["scaleout"]))
+    profiled = run("bench.profile", str(PROFILE_LOAD))
     signins = run("bench.signins")
     text = table(ours, naive, ours_b, naive_b, scaled)
     report = (
@@ -230,9 +252,11 @@ def main() -> None:
         "A 4,000-character reply as 1,000 chunks of 4 at 100/s (scripted model server); "
         "'after 50 messages' = 50 earlier messages of 500 characters.\n\n"
         f"{text}\n\n![plot](latest.png)\n\n"
+        "Where a chunk's microseconds go (bench/profile.py):\n\n"
+        f"{profile_table(profiled)}\n\n"
         "Sign-ins beside a streaming reply, on the same backend worker (bench/signins.py):\n\n"
         f"{sign_in_table(signins)}\n\n"
-        f"Raw: `{json.dumps({'ours': ours, 'naive': naive, 'ours_browser': ours_b, 'naive_browser': naive_b, 'scaleout': scaled, 'signins': signins})}`\n"
+        f"Raw: `{json.dumps({'ours': ours, 'naive': naive, 'ours_browser': ours_b, 'naive_browser': naive_b, 'scaleout': scaled, 'profile': profiled, 'signins': signins})}`\n"
     )
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "latest.md").write_text(report)

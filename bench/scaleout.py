@@ -22,8 +22,8 @@ from tests.services import REDIS_URL  # noqa: E402
 WORKERS = 2
 
 
-async def measure(steps: list[int], model) -> list[dict]:
-    env = os.environ | {
+async def measure(steps: list[int], model: capacity.LoadModel) -> list[dict]:
+    env = capacity.model_environment(model) | {
         "REDIS_URL": REDIS_URL,
         "REFLEX_REDIS_URL": REDIS_URL,
         "CHATSTREAM_REDIS_PREFIX": f"cs-bench-{uuid.uuid4().hex[:8]}",
@@ -46,7 +46,7 @@ async def measure(steps: list[int], model) -> list[dict]:
 
 def main() -> None:
     steps = [int(n) for n in sys.argv[1:]]
-    with model_server() as model:
+    with model_server(), capacity.load_model() as model:
         result = asyncio.run(measure(steps, model))
     print(
         json.dumps({"design": f"ours, {WORKERS} workers on Redis", "capacity": result}), flush=True
