@@ -122,7 +122,9 @@ class LiveReply(rx.State):
                 snapshot = Snapshot(snapshot.text, version, True)  # its end never reached us
             try:
                 async with self:
-                    lost = self._generation == 0  # the tab's state is gone (Redis restarted)
+                    # The tab's state went back (generations only grow): Redis restarted
+                    # (0), or Reflex refused a write whose lock had expired (an older copy).
+                    lost = self._generation < generation
                     if lost or self._generation != generation:
                         break  # the tab moved on (another chat, a newer follower) or was lost
                     if snapshot.version == version and not snapshot.done:
