@@ -74,15 +74,15 @@ STALL_LIMIT = 60.0
 """Seconds without a sign of life from the event loop after which the keeper stops keeping
 this worker's locks and leases: a loop that slow is wedged, and others may take over."""
 HOLD_LIMIT = 60.0
-"""Seconds after which the keeper stops extending one Reflex state lock (a lock that is
-never let go, by a bug, expires as Reflex meant it to)."""
+"""Seconds after which the keeper stops extending one Reflex state lock, from when it was
+taken (a lock that is never let go, by a bug, expires as Reflex meant it to)."""
 
 _state_locks: dict[tuple[bytes, bytes], tuple[int, float]] = {}
 """Reflex state locks this process holds or waits for: (lock key, lock id) -> (expiration in
-ms, time.monotonic() when asked for). Written on the event loop, read by the keeper thread
-(copies of a dict are atomic in CPython). A lock is entered before it is asked for: on an
-overloaded loop the coroutine that took it may resume only seconds later, and the keeper
-extends it from the moment it is ours."""
+ms, time.monotonic() when asked for, then when taken). Written on the event loop, read by the
+keeper thread (copies of a dict are atomic in CPython). A lock is entered before it is asked
+for: on an overloaded loop the coroutine that took it may resume only seconds later, and the
+keeper extends it from the moment it is ours."""
 
 _EXTEND_LOCK = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -133,10 +133,12 @@ def keep_state_locks() -> None:
     @contextlib.asynccontextmanager
     async def _lock(self, token, event_name=None):
         async with lock(self, token, event_name=event_name) as lock_id:
+            key = (self._lock_key(token), lock_id)
+            _state_locks[key] = (self.lock_expiration, time.monotonic())  # held from now
             try:
                 yield lock_id
             finally:  # before `lock` releases it
-                _state_locks.pop((self._lock_key(token), lock_id), None)
+                _state_locks.pop(key, None)
 
     async def _handle_lock_contention(self, message) -> None:  # Reflex's, but `_lease_waits`
         token = message["channel"].rsplit(b":", 1)[1][: -len(b"_lock_waiters")].decode()
