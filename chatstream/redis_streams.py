@@ -18,6 +18,20 @@ reads the whole text again from the text key.
 
 Redis going away never stops a reply: the job keeps writing to the database, the publisher
 writes the whole text again when Redis is back, and the listener resubscribes and resyncs.
+
+**What this worker holds in Redis is kept alive by a thread, not by the event loop** (`_Keeper`):
+its jobs' leases, and Reflex's per-tab state locks (`{token}_lock`, 10 s). Under overload the
+loop falls behind: a burst of sends or page loads runs seconds of synchronous work in one
+round (up to 5.3 s measured in `make bench`'s two-worker step at 300 replies). Reflex
+writes a tab's state back only while it holds that tab's lock (a fenced write); a lock that
+expired meanwhile makes it refuse the write (`LockExpiredError`), and the tab's state in Redis
+stays an older copy. In that step, hundreds of writes were refused: a follower then read an
+older generation of its tab, took it for "the tab moved on" and stopped, and its tab kept a
+partial reply. A lease renewed on the loop could lapse the same way, and another worker's
+orphan sweep end a live reply. The thread gets its turn whatever the loop does, so a slow
+worker keeps its locks and leases; a dead one loses them as before (the thread dies with it),
+and so does one whose loop has not run for `STALL_LIMIT` seconds (wedged, not slow). Reflex's
+opportunistic locks lose writes in a second way, fixed here too (see `keep_state_locks`).
 """
 
 from __future__ import annotations
@@ -29,12 +43,16 @@ import logging
 import math
 import os
 import socket
+import threading
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 
-import redis.asyncio as redis
+import redis
+import redis.asyncio
 from redis.exceptions import RedisError
+from reflex.config import get_config
 
 from .streams import Channel, Hub, StreamingMessage
 
@@ -50,6 +68,145 @@ END_ATTEMPTS = 30
 
 def _backoff(attempt: int) -> float:
     return RETRY_SECONDS[min(attempt, len(RETRY_SECONDS) - 1)]
+
+
+STALL_LIMIT = 60.0
+"""Seconds without a sign of life from the event loop after which the keeper stops keeping
+this worker's locks and leases: a loop that slow is wedged, and others may take over."""
+HOLD_LIMIT = 60.0
+"""Seconds after which the keeper stops extending one Reflex state lock, from when it was
+taken (a lock that is never let go, by a bug, expires as Reflex meant it to)."""
+
+_state_locks: dict[tuple[bytes, bytes], tuple[int, float]] = {}
+"""Reflex state locks this process holds or waits for: (lock key, lock id) -> (expiration in
+ms, time.monotonic() when asked for, then when taken). Written on the event loop, read by the
+keeper thread (copies of a dict are atomic in CPython). A lock is entered before it is asked
+for: on an overloaded loop the coroutine that took it may resume only seconds later, and the
+keeper extends it from the moment it is ours."""
+
+_EXTEND_LOCK = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+"""
+"""Extend a lock only while it is held by that id (never another holder's, nor one not yet
+taken)."""
+
+
+def _lease_waits(task: asyncio.Task) -> bool:
+    """Whether a Reflex lease breaker still waits out its hold time (`asyncio.sleep`), so
+    that cancelling it makes it write the tab's state and let the lock go, as meant."""
+    return getattr(task.get_coro().cr_await, "__qualname__", None) == "sleep"
+
+
+def keep_state_locks() -> None:
+    """Make Reflex 0.10.1's Redis state manager keep a tab's writes under overload. Idempotent.
+
+    1. Enter each state lock this process asks for (`StateManagerRedis._wait_lock(lock_key,
+       lock_id)`) until `StateManagerRedis._lock`, the context manager that holds it, lets it
+       go: the keeper extends those.
+    2. With opportunistic locks (`REFLEX_OPLOCK_ENABLED`, as `make serve` runs), a worker
+       keeps a tab's lock and state for a while (a lease) and writes the state back to
+       Redis when the lease ends, or when another waiter for the lock appears: Reflex then
+       cancels the lease's task (`_handle_lock_contention`). A cancel that lands while that
+       task is already writing the state interrupts it between the write and the release:
+       the lock is let go first, the write is refused (`LockExpiredError`, "Current lock id:
+       None") and the tab's state in Redis goes back to an older copy. Seen in the two-worker
+       step at 300 replies once the locks no longer expired. Here a lease is cancelled only
+       while it still waits; one that writes ends by itself, and the waiter hears the release.
+    """
+    from reflex.istate.manager.redis import StateManagerRedis
+
+    wait_lock, lock = StateManagerRedis._wait_lock, StateManagerRedis._lock
+    if getattr(lock, "kept_by_chatstream", False):
+        return
+
+    async def _wait_lock(self, lock_key: bytes, lock_id: bytes) -> None:
+        _state_locks[lock_key, lock_id] = (self.lock_expiration, time.monotonic())
+        try:
+            await wait_lock(self, lock_key, lock_id)
+        except BaseException:  # not taken (another coroutine here holds it, or cancelled)
+            _state_locks.pop((lock_key, lock_id), None)
+            raise
+
+    @contextlib.asynccontextmanager
+    async def _lock(self, token, event_name=None):
+        async with lock(self, token, event_name=event_name) as lock_id:
+            key = (self._lock_key(token), lock_id)
+            _state_locks[key] = (self.lock_expiration, time.monotonic())  # held from now
+            try:
+                yield lock_id
+            finally:  # before `lock` releases it
+                _state_locks.pop(key, None)
+
+    async def _handle_lock_contention(self, message) -> None:  # Reflex's, but `_lease_waits`
+        token = message["channel"].rsplit(b":", 1)[1][: -len(b"_lock_waiters")].decode()
+        if message["data"] != b"sadd":
+            return
+        if (state_lock := self._cached_states_locks.get(token)) is None:
+            return
+        async with state_lock:
+            lease = await self._get_local_lease(token)
+            if lease is not None and _lease_waits(lease):
+                lease.cancel()
+
+    _lock.kept_by_chatstream = True
+    StateManagerRedis._wait_lock, StateManagerRedis._lock = _wait_lock, _lock
+    StateManagerRedis._handle_lock_contention = _handle_lock_contention
+
+
+class _Keeper:
+    """A thread that renews this worker's job leases and extends its Reflex state locks."""
+
+    def __init__(self, hub: RedisHub, period: float) -> None:
+        self.hub = hub
+        self.period = period
+        self.loop_seen = time.monotonic()
+        """Updated by the hub's `_tick` on the event loop: the loop is alive."""
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="redis-keeper", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        client = redis.Redis.from_url(
+            self.hub._url, socket_connect_timeout=2, socket_timeout=2
+        )  # bytes, as Reflex's lock ids are
+        extend, failing = client.register_script(_EXTEND_LOCK), False
+        try:
+            while not self._stop.wait(self.period):
+                if time.monotonic() - self.loop_seen > STALL_LIMIT:
+                    continue  # wedged: let the locks and leases lapse
+                try:
+                    self.keep(client, extend)
+                except RedisError as exc:
+                    if not failing:
+                        log.warning("the keeper could not reach Redis: %s", exc)
+                    failing = True
+                    continue
+                failing = False
+        finally:
+            client.close()
+
+    def keep(self, client: redis.Redis, extend) -> None:
+        hub, lease = self.hub, math.ceil(self.hub.lease)
+        jobs, locks = list(hub._publishers), list(_state_locks.items())
+        if not jobs and not locks:
+            return
+        with client.pipeline(transaction=False) as pipe:
+            for public_id in jobs:
+                pipe.set(hub.key("lease", public_id), hub.worker, ex=lease)
+            for (key, lock_id), (expiration_ms, since) in locks:
+                if time.monotonic() - since < HOLD_LIMIT:
+                    extend(keys=[key], args=[lock_id, expiration_ms], client=pipe)
+            pipe.execute()
 
 
 @dataclass
@@ -101,8 +258,8 @@ class RedisHub(Hub):
         self.worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         """Who holds a lease: host and process, for the operator (and the tests)."""
         self._url = url
-        self._redis: redis.Redis | None = None
-        self._pubsub: redis.client.PubSub | None = None
+        self._redis: redis.asyncio.Redis | None = None
+        self._pubsub: redis.asyncio.client.PubSub | None = None
         self._mirrors: dict[str, _Mirror] = {}
         self._stoppers: dict[str, Callable[[], object]] = {}
         self._chats: dict[str, int] = {}
@@ -110,6 +267,8 @@ class RedisHub(Hub):
         self._publishers: dict[str, asyncio.Task] = {}
         self._tasks: list[asyncio.Task] = []
         self._subscribing = asyncio.Lock()
+        lock_seconds = get_config().redis_lock_expiration / 1000
+        self._keeper = _Keeper(self, period=min(self.lease, lock_seconds) / 3)
         self.connected = True
         """False while Redis is unreachable (reported once per outage in the log)."""
 
@@ -119,9 +278,9 @@ class RedisHub(Hub):
         return f"{self.prefix}:{kind}:{public_id}"
 
     @property
-    def client(self) -> redis.Redis:
+    def client(self) -> redis.asyncio.Redis:
         if self._redis is None:
-            self._redis = redis.Redis.from_url(
+            self._redis = redis.asyncio.Redis.from_url(
                 self._url,
                 decode_responses=True,
                 encoding_errors="replace",  # bytes that are not UTF-8 are not a crash
@@ -190,21 +349,11 @@ class RedisHub(Hub):
             if self._stoppers.pop(public_id, None) is not None:
                 await self._unsubscribe(self.key("stop", public_id))
 
-    async def _heartbeat(self) -> None:
-        """Keep the leases of this worker's jobs; they lapse `lease` seconds after it dies."""
+    async def _tick(self) -> None:
+        """Tell the keeper the event loop runs (see `_Keeper`, which renews the leases)."""
         while True:
-            await asyncio.sleep(self.lease / 3)
-            if not self._publishers:
-                continue
-            try:
-                async with self.client.pipeline(transaction=False) as pipe:
-                    for public_id in list(self._publishers):
-                        pipe.set(
-                            self.key("lease", public_id), self.worker, ex=math.ceil(self.lease)
-                        )
-                    await pipe.execute()
-            except RedisError as exc:
-                self._report(exc)
+            self._keeper.loop_seen = time.monotonic()
+            await asyncio.sleep(self._keeper.period)
 
     # The follower's side ------------------------------------------------------------------
 
@@ -402,8 +551,10 @@ class RedisHub(Hub):
         loop = asyncio.get_running_loop()
         self._tasks = [
             loop.create_task(self._listen(), name="redis-listen"),
-            loop.create_task(self._heartbeat(), name="redis-heartbeat"),
+            loop.create_task(self._tick(), name="redis-keeper-tick"),
         ]
+        keep_state_locks()
+        self._keeper.start()
 
     async def close(self) -> None:
         publishers = list(self._publishers.values())
@@ -413,5 +564,6 @@ class RedisHub(Hub):
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.to_thread(self._keeper.stop)
         if self._redis is not None:
             await self._redis.aclose()

@@ -178,3 +178,11 @@ def get_hub() -> Hub:
         else:
             _hub = Hub()
     return _hub
+
+
+if get_config().redis_url:
+    # Before Reflex makes its Redis state manager (the app is created after this import):
+    # it subscribes to lock news with its methods as they are then (see keep_state_locks).
+    from .redis_streams import keep_state_locks
+
+    keep_state_locks()

@@ -188,7 +188,9 @@ class Live(rx.State):
                 checked = loop.time()
                 try:
                     async with self:
-                        lost = self._generation == 0  # the tab's state is gone (Redis restarted)
+                        # The tab's state went back (generations only grow): Redis restarted
+                        # (0), or Reflex refused a write whose lock had expired (an older copy).
+                        lost = self._generation < generation
                         if lost or self._generation != generation:
                             break  # the tab moved on (seen by another worker) or was lost
                         if snapshot.done:

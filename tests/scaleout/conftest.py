@@ -32,6 +32,11 @@ from tests.services import POSTGRES_URL, REDIS_URL, CuttableProxy, free_port
 
 LEASE_SECONDS = 2
 """Short, so a killed worker's replies are declared interrupted within seconds."""
+STATE_LOCK_MS = 1000
+"""Reflex's Redis state lock (`redis_lock_expiration`, 10 s in `make serve`), short: a burst
+of page loads and sends stalls a worker's event loop for a second or two here, as overload
+stalls it for ten, and a tab must not lose its state when it does (redis_streams' keeper). With
+locks that expire, 5 and 12 of test_concurrency's 25 replies at once never reached their tab."""
 STREAMS_PER_USER = 6
 """The servers' `CHATSTREAM_MAX_STREAMS_PER_USER`: the concurrency scenario streams 3 tabs x
 2 chats per user at once, and test_limits shows this limit holding across the workers."""
@@ -189,6 +194,8 @@ def cluster(model, tmp_path_factory):
         "CHATSTREAM_LEASE_SECONDS": str(LEASE_SECONDS),
         "CHATSTREAM_MAX_STREAMS_PER_USER": str(STREAMS_PER_USER),
         "REFLEX_TELEMETRY_ENABLED": "false",
+        "REFLEX_REDIS_LOCK_EXPIRATION": str(STATE_LOCK_MS),
+        "REFLEX_REDIS_LOCK_WARNING_THRESHOLD": str(STATE_LOCK_MS // 2),
     }
     a = Server("A", base / "a", workers=2)
     _copy_project(a.directory, web_from=ROOT / ".web")

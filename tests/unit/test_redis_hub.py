@@ -7,13 +7,18 @@ when it is down); the restart test runs a Redis server of its own.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import time
 import uuid
 
 import pytest
 import redis.asyncio as redis
+from reflex.istate.manager.redis import StateManagerRedis
+from reflex.istate.manager.token import BaseStateToken
+from reflex.state import State
 
 from chatstream.jobs import LiveMessage
-from chatstream.redis_streams import RedisHub
+from chatstream.redis_streams import RedisHub, keep_state_locks
 from tests.services import REDIS_URL, private_redis
 
 
@@ -177,11 +182,81 @@ async def test_the_lease_of_a_dead_worker_lapses(workers):
     job_worker, other = workers
     job_worker.open(LiveMessage(id=1, public_id="m1"))
     await until(lambda: relayed(job_worker))
+    job_worker._keeper.stop()  # the worker dies: nothing renews its lease
     for task in [*job_worker._tasks, *job_worker._publishers.values()]:
-        task.cancel()  # the worker dies: nothing renews its lease
+        task.cancel()
 
     await asyncio.sleep(job_worker.lease + 0.5)
     assert await other.leased(["m1"]) == set()
+
+
+async def test_a_worker_whose_event_loop_stalls_keeps_its_leases(workers):
+    """An overloaded loop runs seconds of work in one round; the lease must outlast that."""
+    job_worker, other = workers
+    job_worker.open(LiveMessage(id=1, public_id="m1"))
+    await until(lambda: relayed(job_worker))
+    time.sleep(job_worker.lease * 2.5)  # the whole loop is stuck, past two lease periods
+
+    assert await other.leased(["m1"]) == {"m1"}
+
+
+async def test_a_worker_whose_event_loop_stalls_keeps_its_reflex_state_locks(workers):
+    """Reflex refuses a state write whose lock expired (`LockExpiredError`) and the tab's
+    state goes back to an older copy: while the worker lives, its locks must not expire."""
+    manager = StateManagerRedis(
+        redis=redis.Redis.from_url(REDIS_URL), lock_expiration=1000, lock_warning_threshold=500
+    )
+    token = BaseStateToken(ident=f"keeper-{uuid.uuid4().hex}", cls=State)
+    take = manager._try_get_lock
+
+    async def taken_on_a_busy_loop(lock_key, lock_id):
+        taken = await take(lock_key, lock_id)
+        time.sleep(1.5)  # the loop runs other work before the taker resumes: past the 1 s
+        return taken
+
+    manager._try_get_lock = taken_on_a_busy_loop
+    try:
+        async with manager._lock(token) as lock_id:
+            state = await manager.get_state(token)
+            time.sleep(2.5)  # and stalls again while the lock is held
+            await manager.set_state(token, state, lock_id=lock_id)  # LockExpiredError if lost
+        assert await manager.redis.get(manager._lock_key(token)) is None  # released after
+    finally:
+        await manager.redis.delete(manager._lock_key(token), token._state_key(State))
+        await manager.close()
+
+
+async def test_another_waiter_cuts_a_reflex_lease_short_only_before_it_writes():
+    """Reflex's lease task waits out its hold time, then writes the tab's state and lets the
+    lock go. Another waiter for the lock cancels it: during the wait that starts the write;
+    during the write it let the lock go first, and the write was refused."""
+    keep_state_locks()
+    manager = StateManagerRedis(redis=redis.Redis.from_url(REDIS_URL))
+    manager._oplock_enabled = True
+    written = asyncio.get_running_loop().create_future()
+
+    async def lease_breaker(waiting: bool) -> str:  # the shape of Reflex's
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.sleep(60 if waiting else 0)
+        await asyncio.shield(written)
+        return "written"
+
+    async def contend(lease: asyncio.Task) -> None:
+        key = f"tab-{uuid.uuid4().hex}"
+        manager._local_leases[key], manager._cached_states_locks[key] = lease, asyncio.Lock()
+        channel = f"__keyspace@0__:{key}_lock_waiters".encode()
+        await manager._handle_lock_contention({"channel": channel, "data": b"sadd"})
+
+    try:
+        waiting, writing = (asyncio.create_task(lease_breaker(w)) for w in (True, False))
+        await asyncio.sleep(0.05)  # the one that does not wait is writing now
+        await contend(waiting)
+        await contend(writing)
+        written.set_result(None)
+        assert await asyncio.wait_for(waiting, 1) == "written"  # cut short: it wrote at once
+        assert await asyncio.wait_for(writing, 1) == "written"  # not interrupted
+    finally:
+        await manager.close()
 
 
 async def test_an_end_announced_by_another_worker_closes_the_mirror(workers):
