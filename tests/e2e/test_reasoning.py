@@ -9,9 +9,7 @@ THOUGHT = " ".join(f"t{i}" for i in range(120)) + " <img src=x onerror=alert(1)>
 ANSWER = " ".join(f"a{i}" for i in range(60))
 
 
-def test_the_reasoning_grows_open_survives_a_reload_then_folds_when_the_answer_starts(
-    page, model
-):
+def test_the_reasoning_grows_open_survives_a_reload_then_folds_when_the_answer_starts(page, model):
     model.on(
         "think please",
         Reply(thinking=words(THOUGHT, 4), chunks=words(ANSWER, 4), delay=0.04, form="inline"),
