@@ -11,11 +11,11 @@ ANSWER = " ".join(f"a{i}" for i in range(60))
 
 def test_the_reasoning_grows_open_survives_a_reload_then_folds_when_the_answer_starts(page, model):
     model.on(
-        "think please",
+        "zq reasoning grows then folds",
         Reply(thinking=words(THOUGHT, 4), chunks=words(ANSWER, 4), delay=0.04, form="inline"),
     )
     register(page)
-    send(page, "think please")
+    send(page, "zq reasoning grows then folds")
     reply = last_reply(page)
     block = reply.get_by_test_id("reasoning")
     expect(block).to_have_attribute("data-open", "true")
@@ -50,11 +50,11 @@ def test_the_reasoning_grows_open_survives_a_reload_then_folds_when_the_answer_s
 
 def test_stop_while_thinking_keeps_the_reasoning(page, model):
     model.on(
-        "stop thinking",
+        "zq reasoning stopped",
         Reply(thinking=["first ", "thoughts"], chunks=["never"], delay=0.02, hang_after=2),
     )
     register(page)
-    send(page, "stop thinking")
+    send(page, "zq reasoning stopped")
     block = last_reply(page).get_by_test_id("reasoning")
     expect(block.get_by_test_id("reasoning-content")).to_have_text("first thoughts")
 
@@ -64,19 +64,19 @@ def test_stop_while_thinking_keeps_the_reasoning(page, model):
     expect(reply).to_have_attribute("data-status", "stopped")
     expect(reply.get_by_test_id("reasoning-content")).to_have_text("first thoughts")
     expect(reply.get_by_test_id("message-content")).to_have_text("")
-    request = model.request_for("stop thinking")
+    request = model.request_for("zq reasoning stopped")
     wait_for(lambda: request.disconnected_at is not None)
 
 
 def test_a_second_tab_follows_the_reasoning_and_the_answer(pages, model):
     thought, answer = " ".join(f"s{i}" for i in range(80)), "The answer."
     model.on(
-        "two tabs think",
+        "zq reasoning seen by a second tab",
         Reply(thinking=words(thought, 4), chunks=words(answer, 3), delay=0.04, form="reasoning"),
     )
     first = pages.new()
     register(first)
-    send(first, "two tabs think")
+    send(first, "zq reasoning seen by a second tab")
     url = chat_url(first)
     expect(last_reply(first).get_by_test_id("reasoning-content")).to_contain_text("s3 ")
     second = first.context.new_page()
