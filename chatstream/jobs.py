@@ -40,6 +40,8 @@ class LiveMessage:
     id: int
     public_id: str
     content: str = ""
+    reasoning: str = ""
+    """The model's thinking, beside the answer (`content`)."""
     streaming: bool = True
     status: Status = Status.STREAMING
     error: str | None = None
@@ -50,6 +52,9 @@ class LiveMessage:
     first_token_ms: int | None = None
     duration_ms: int | None = None
     chunk_count: int = 0
+    reasoning_ms: int | None = None
+    """How long the model thought: from the request to its answer's first text (or to the
+    end of a reply that never got past thinking)."""
 
     def elapsed_ms(self) -> int | None:
         if self.requested_at is None:
@@ -65,10 +70,22 @@ class EndedElsewhere(Exception):
     not run it, or its chat deleted. Leaving the stream closes the model's connection."""
 
 
-def model_messages(history: list, system_prompt: str) -> list[dict]:
-    """The conversation as the model sees it: the system prompt, then every saved turn."""
+def model_messages(
+    history: list, system_prompt: str, *, send_reasoning: bool = False
+) -> list[dict]:
+    """The conversation as the model sees it: the system prompt, then every saved turn.
+    Earlier replies' reasoning only with `send_reasoning` (many endpoints refuse it), as
+    `reasoning_content`."""
     turns = [{"role": m.role, "content": m.content} for m in history if m.content]
+    if send_reasoning:
+        said = [m for m in history if m.content]
+        for turn, message in zip(turns, said, strict=True):
+            if message.role == "assistant" and getattr(message, "reasoning", ""):
+                turn["reasoning_content"] = message.reasoning
     return [{"role": "system", "content": system_prompt}, *turns] if system_prompt else turns
+
+
+NO_ANSWER = "The model stopped while still thinking: it wrote no answer."
 
 
 def start(*, message_id: int, public_id: str, settings: Settings | None = None) -> asyncio.Task:
@@ -127,8 +144,13 @@ async def _run(live: LiveMessage, settings: Settings) -> None:
             chat = repository.chat_of(session=session, message=message)
             history = repository.history_before(session=session, message=message)
         settings = settings.for_chat(model=chat.model, system_prompt=chat.system_prompt)
-        await _stream(live, model_messages(history, settings.system_prompt), settings)
+        messages = model_messages(
+            history, settings.system_prompt, send_reasoning=settings.send_reasoning
+        )
+        await _stream(live, messages, settings)
         live.status = Status.COMPLETE
+        if live.reasoning and not live.content:
+            live.status, live.error = Status.ERROR, NO_ANSWER
     except EndedElsewhere:
         live.status = Status.STOPPED  # already saved; `_finish` changes nothing in the database
     except asyncio.CancelledError:
@@ -156,19 +178,29 @@ async def _stream(live: LiveMessage, messages: list[dict], settings: Settings) -
     with pacing.streaming():
         async with contextlib.aclosing(reply):
             async for item in reply:
-                if isinstance(item, llm.Usage):
+                kind = type(item)
+                if kind is str:  # answer text
+                    if live.reasoning_ms is None and live.reasoning:
+                        live.reasoning_ms = live.elapsed_ms()
+                    live.content += repository.without_nul(item)  # what the database will hold
+                elif kind is llm.Thought:
+                    live.reasoning += repository.without_nul(item)
+                elif item is llm.MOVED:  # no <think>, then </think>: the answer was reasoning
+                    live.reasoning, live.content = live.reasoning + live.content, ""
+                    continue
+                else:
                     live.usage = item
                     continue
                 if live.first_token_ms is None:
                     live.first_token_ms = live.elapsed_ms()
                 live.chunk_count += 1
-                live.content += repository.without_nul(item)  # what the database will hold
                 hub.broadcast(live)
                 if time.monotonic() - last_checkpoint >= settings.checkpoint_interval:
                     last_checkpoint = time.monotonic()
                     # Off the loop, in one transaction with the other replies' checkpoints.
                     # Safe against a racing end: it only updates a message still streaming.
-                    if await _checkpoints_here().save(live.id, live.content) is False:
+                    saved = _checkpoints_here().save(live.id, live.content, live.reasoning)
+                    if await saved is False:
                         raise EndedElsewhere
 
 
@@ -179,14 +211,15 @@ class Checkpoints:
     largest cost of a chunk)."""
 
     def __init__(self) -> None:
-        self._batch: dict[int, tuple[str, asyncio.Future]] = {}
+        self._batch: dict[int, tuple[str, str, asyncio.Future]] = {}
         self._writer: asyncio.Task | None = None
 
-    async def save(self, message_id: int, content: str) -> bool | None:
-        """Save the text so far; False if the message no longer streams, None if the
-        database is unreachable (the reply goes on: the next checkpoint or the end saves it)."""
+    async def save(self, message_id: int, content: str, reasoning: str = "") -> bool | None:
+        """Save the text (and reasoning) so far; False if the message no longer streams, None
+        if the database is unreachable (the reply goes on: the next checkpoint or the end
+        saves it)."""
         done = asyncio.get_running_loop().create_future()
-        self._batch[message_id] = (content, done)
+        self._batch[message_id] = (content, reasoning, done)
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write(), name="checkpoints")
         return await done
@@ -195,7 +228,11 @@ class Checkpoints:
         while self._batch:
             batch, self._batch = self._batch, {}
             try:
-                ended = await asyncio.to_thread(_save_texts, {m: t for m, (t, _) in batch.items()})
+                ended = await asyncio.to_thread(
+                    _save_texts,
+                    {m: t for m, (t, _, _) in batch.items()},
+                    {m: r for m, (_, r, _) in batch.items() if r},
+                )
             except sa_exc.OperationalError as exc:
                 log.warning(
                     "checkpoint of %d replies skipped: database unreachable (%s)", len(batch), exc
@@ -204,7 +241,7 @@ class Checkpoints:
             except Exception:
                 log.exception("checkpoint of %d replies failed", len(batch))
                 ended = None
-            for message_id, (_, done) in batch.items():
+            for message_id, (_, _, done) in batch.items():
                 if not done.done():
                     done.set_result(None if ended is None else message_id not in ended)
 
@@ -221,9 +258,9 @@ def _checkpoints_here() -> Checkpoints:
     return checkpoints
 
 
-def _save_texts(texts: dict[int, str]) -> set[int]:
+def _save_texts(texts: dict[int, str], reasonings: dict[int, str]) -> set[int]:
     with rx.session() as session:
-        return repository.checkpoint_many(session=session, texts=texts)
+        return repository.checkpoint_many(session=session, texts=texts, reasonings=reasonings)
 
 
 FINISH_RETRY_SECONDS = 1.0
@@ -235,6 +272,8 @@ async def _finish(live: LiveMessage) -> None:
     """Persist the end of the reply, then tell its followers. Never leaves it streaming."""
     live.streaming = False
     live.duration_ms = live.elapsed_ms()
+    if live.reasoning and live.reasoning_ms is None:
+        live.reasoning_ms = live.duration_ms  # it never got past thinking
     try:
         for attempt in range(1, FINISH_ATTEMPTS + 1):
             try:
@@ -259,6 +298,7 @@ def _save_end(live: LiveMessage) -> None:
             session=session,
             message_id=live.id,
             content=live.content,
+            reasoning=live.reasoning,
             status=live.status,
             error=live.error,
             prompt_tokens=live.usage.prompt_tokens if live.usage else None,
@@ -266,6 +306,8 @@ def _save_end(live: LiveMessage) -> None:
             first_token_ms=live.first_token_ms,
             duration_ms=live.duration_ms,
             chunk_count=live.chunk_count or None,
+            reasoning_ms=live.reasoning_ms,
+            reasoning_tokens=live.usage.reasoning_tokens if live.usage else None,
         )
 
 

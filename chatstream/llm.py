@@ -1,6 +1,9 @@
 """One async generator over an OpenAI-compatible streaming chat completion.
 
-It yields the reply's text deltas, then a `Usage` if the endpoint reported one, and raises
+It yields the reply's parts: answer text (`str`), reasoning text (`Thought`, from
+`delta.reasoning_content`, `delta.reasoning` or `<think>` at the start of the content, see
+chatstream/reasoning.py), `MOVED` when the answer so far turns out to have been reasoning,
+then a `Usage` if the endpoint reported one, and raises
 `ModelError` (a message fit for the user) on every failure, including a stream that ends
 without a finish reason, which the `openai` client itself lets pass quietly.
 """
@@ -20,7 +23,7 @@ import httpx2 as httpx  # the HTTP library the `openai` client is built on
 import openai
 from openai.types.chat import ChatCompletion
 
-from . import sse
+from . import reasoning, sse
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -41,6 +44,18 @@ class ModelError(Exception):
 class Usage:
     prompt_tokens: int | None
     completion_tokens: int | None
+    reasoning_tokens: int | None = None
+    """Of the completion's tokens, those spent thinking (`completion_tokens_details`)."""
+
+
+class Thought(str):
+    """A piece of the model's reasoning (answer text is a plain `str`)."""
+
+    __slots__ = ()
+
+
+MOVED = object()
+"""The reply began without `<think>` and then closed it: the answer so far was reasoning."""
 
 
 @functools.lru_cache(maxsize=16)
@@ -148,8 +163,9 @@ async def _open(
     raise AssertionError("unreachable")
 
 
-def _parts(data: str) -> tuple[str | None, Usage | None, str | None]:
-    """One event of the stream: its answer text, usage and finish reason (each maybe None).
+def _parts(data: str) -> tuple[str | None, str | None, Usage | None, str | None]:
+    """One event of the stream: its answer text, reasoning text, usage and finish reason
+    (each maybe None).
     Raises ValueError for an event that is not a chat completion chunk, and `ModelError` for
     an error the endpoint reports inside the stream."""
     chunk = json.loads(data)
@@ -165,19 +181,32 @@ def _parts(data: str) -> tuple[str | None, Usage | None, str | None]:
     if usage is not None:
         if not isinstance(usage, dict):
             raise ValueError(f"usage that is not an object: {usage!r:.80}")
-        usage = Usage(_count(usage.get("prompt_tokens")), _count(usage.get("completion_tokens")))
+        details = usage.get("completion_tokens_details")
+        usage = Usage(
+            _count(usage.get("prompt_tokens")),
+            _count(usage.get("completion_tokens")),
+            _count(details.get("reasoning_tokens")) if isinstance(details, dict) else None,
+        )
     choices = chunk.get("choices") or []
     if not isinstance(choices, list):
         raise ValueError(f"choices that are not a list: {choices!r:.80}")
     if not choices:
-        return None, usage, None
+        return None, None, usage, None
     choice = choices[0]
     delta = choice.get("delta") or {}
     content = delta.get("content")
     if content is not None and not isinstance(content, str):
         raise ValueError(f"content that is not text: {content!r:.80}")
+    # DeepSeek, llama.cpp's --reasoning-format deepseek: reasoning_content; OpenRouter, vLLM:
+    # reasoning. Anything but text there (OpenRouter's reasoning_details objects) is ignored.
+    thought = delta.get("reasoning_content") or delta.get("reasoning")
     finish = choice.get("finish_reason")
-    return content or None, usage, finish if isinstance(finish, str) else None
+    return (
+        content or None,
+        thought if isinstance(thought, str) else None,
+        usage,
+        finish if isinstance(finish, str) else None,
+    )
 
 
 def _count(value: object) -> int | None:
@@ -186,8 +215,8 @@ def _count(value: object) -> int | None:
 
 async def stream_reply(
     messages: list[dict], settings: Settings, pause: Callable[[], float] = lambda: 0.0
-) -> AsyncIterator[str | Usage]:
-    """Yield the text deltas of the model's reply to `messages`, then its `Usage` if known.
+) -> AsyncIterator[str | Thought | Usage | object]:
+    """Yield the parts of the model's reply to `messages` (see the module's docstring).
     After each read of the body, wait `pause()` seconds (a busy worker's pacing) first.
 
     The body is read as raw server-sent events (`sse.EventDecoder`) and each event's JSON
@@ -200,6 +229,7 @@ async def stream_reply(
         async with contextlib.AsyncExitStack() as stack:
             response = await _open(client, settings, messages, stack)
             decoder, finish_reason = sse.EventDecoder(), None
+            splitter = reasoning.ThinkSplitter()
             pieces = aiter(response.aiter_raw())
             async with asyncio.timeout(None) as stall:
                 while True:
@@ -216,16 +246,32 @@ async def stream_reply(
                             piece = None
                             break
                         started = True
-                        text, usage, finish = _parts(data)
+                        text, thought, usage, finish = _parts(data)
                         if usage is not None:
                             yield usage
+                        if thought:
+                            yield Thought(thought)
                         if text:
-                            yield text
+                            if splitter.passthrough:
+                                yield text
+                            else:
+                                thought, text = splitter.feed(text)
+                                if splitter.moved:
+                                    yield MOVED
+                                if thought:
+                                    yield Thought(thought)
+                                if text:
+                                    yield text
                         finish_reason = finish or finish_reason
                     if piece is None:
                         break
                     if wait := pause():
                         await asyncio.sleep(wait)
+            thought, text = splitter.close()  # a tag cut by the end of the reply
+            if thought:
+                yield Thought(thought)
+            if text:
+                yield text
             if finish_reason is None:
                 raise ModelError(
                     "The model's stream ended before the reply was finished "
@@ -306,7 +352,7 @@ async def complete(
         raise ModelError(_explain(exc, settings, started=False)) from exc
     except ValueError as exc:  # a JSON body that does not parse
         raise ModelError(BAD_RESPONSE) from exc
-    return _completion_text(response)
+    return reasoning.split(_completion_text(response))[1]
 
 
 def _completion_text(response: object) -> str:

@@ -63,6 +63,8 @@ class Message(SQLModel, table=True):
     chat_id: int = Field(foreign_key="chat.id", index=True)
     role: str = Field(max_length=16)
     content: str = Field(default="", sa_type=sa.Text)
+    """The answer (of a reply); the model's thinking is in `reasoning`."""
+    reasoning: str = Field(default="", sa_type=sa.Text, sa_column_kwargs={"server_default": ""})
     streaming: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
     status: str = Field(default=Status.COMPLETE.value, max_length=16)
     error: str | None = Field(default=None, sa_type=sa.Text)
@@ -75,5 +77,9 @@ class Message(SQLModel, table=True):
     """From the model request to the end of the reply."""
     chunk_count: int | None = None
     """Text chunks received: the rate's measure when the endpoint reports no token usage."""
+    reasoning_ms: int | None = None
+    """From the model request to the answer's first text, when the model thought first."""
+    reasoning_tokens: int | None = None
+    """Of `completion_tokens`, those the endpoint says were spent thinking."""
     created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
     updated_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())

@@ -3,7 +3,10 @@
 Under a prefix (`CHATSTREAM_REDIS_PREFIX`, default `chatstream`), per message id:
 
 - `{prefix}:text:{id}`: the text so far, appended to by the worker whose job writes it;
-- `{prefix}:live:{id}`: pub/sub, each update as `{"o": offset, "t": text added, "d": done}`;
+- `{prefix}:think:{id}`: its reasoning so far, the same way;
+- `{prefix}:live:{id}`: pub/sub, each update as `{"o": offset, "t": text added, "d": done}`,
+  with `"ro"`, `"rt"` the same for the reasoning when it grew, and `"w": true` when the text
+  was written whole because its answer so far became reasoning (see `streams.Channel`);
 - `{prefix}:stop:{id}`: pub/sub, a Stop for the job, heard by the worker that runs it;
 - `{prefix}:lease:{id}`: held by that worker, refreshed while it lives;
 - `{prefix}:chat:{chat id}`: pub/sub, the id of each reply started in the chat (or
@@ -224,6 +227,9 @@ class _Update:
     offset: int
     added: str
     done: bool
+    reasoning_offset: int = 0
+    reasoning_added: str = ""
+    whole: bool = False
 
     @classmethod
     def parse(cls, data: object) -> _Update | None:
@@ -237,7 +243,12 @@ class _Update:
         offset, added, done = update.get("o"), update.get("t"), update.get("d")
         if type(offset) is not int or offset < 0 or not isinstance(added, str):
             return None
-        return cls(offset, added, done) if isinstance(done, bool) else None
+        r_offset, r_added, whole = update.get("ro", 0), update.get("rt", ""), update.get("w")
+        if type(r_offset) is not int or r_offset < 0 or not isinstance(r_added, str):
+            return None
+        if not isinstance(done, bool):
+            return None
+        return cls(offset, added, done, r_offset, r_added, whole is True)
 
 
 NEWS_CHARS = 64
@@ -312,25 +323,39 @@ class RedisHub(Hub):
     async def _publish(self, public_id: str, channel: Channel) -> None:
         """Relay the channel to Redis until it closes: coalesces whatever arrived meanwhile."""
         text_key, lease_key = self.key("text", public_id), self.key("lease", public_id)
+        think_key = self.key("think", public_id)
         published: int | None = None  # length of the text in Redis; None: write it whole
-        version, failures = -1, 0
+        version, failures, thought, rewrites = -1, 0, 0, 0
         try:
             if public_id in self._stoppers:
                 await self._subscribe(self.key("stop", public_id))
             while True:
                 snapshot = await channel.wait(version)
+                whole = snapshot.rewrites != rewrites
+                if whole:
+                    published = None
                 try:
                     async with self.client.pipeline(transaction=False) as pipe:
                         if published is None:
                             offset, added = 0, snapshot.text
+                            r_offset, r_added = 0, snapshot.reasoning
                             pipe.set(text_key, added, ex=TEXT_TTL)
+                            pipe.set(think_key, r_added, ex=TEXT_TTL)
                             pipe.set(lease_key, self.worker, ex=math.ceil(self.lease))
                         else:
                             offset, added = published, snapshot.text[published:]
-                            pipe.append(text_key, added)
+                            r_offset, r_added = thought, snapshot.reasoning[thought:]
+                            if added:
+                                pipe.append(text_key, added)
+                            if r_added:
+                                pipe.append(think_key, r_added)
                         if snapshot.done:
-                            pipe.delete(text_key, lease_key)
+                            pipe.delete(text_key, think_key, lease_key)
                         update = {"o": offset, "t": added, "d": snapshot.done}
+                        if r_added or published is None and snapshot.reasoning:
+                            update["ro"], update["rt"] = r_offset, r_added
+                        if whole:
+                            update["w"] = True
                         pipe.publish(self.key("live", public_id), json.dumps(update))
                         await pipe.execute()
                 except RedisError as exc:
@@ -342,6 +367,7 @@ class RedisHub(Hub):
                     continue
                 self._report(None)
                 published, version, failures = len(snapshot.text), snapshot.version, 0
+                thought, rewrites = len(snapshot.reasoning), snapshot.rewrites
                 if snapshot.done:
                     return
         finally:
@@ -384,22 +410,38 @@ class RedisHub(Hub):
 
     async def _resync(self, public_id: str, channel: Channel) -> None:
         try:
-            text = await self.client.get(self.key("text", public_id))
+            keys = (self.key("text", public_id), self.key("think", public_id))
+            text, reasoning = await self.client.mget(keys)
         except RedisError as exc:
             self._report(exc)
             return
-        if text is not None and len(text) > len(channel.text):
-            channel.publish(text)
+        reasoning = reasoning if reasoning is not None else channel.reasoning
+        if text is not None and (
+            len(text) > len(channel.text) or len(reasoning) > len(channel.reasoning)
+        ):
+            channel.publish(
+                max(text, channel.text, key=len), max(reasoning, channel.reasoning, key=len)
+            )
 
     async def _apply(self, public_id: str, update: _Update) -> None:
         mirror = self._mirrors.get(public_id)
         if mirror is None:
             return
         channel, offset, added = mirror.channel, update.offset, update.added
-        if offset > len(channel.text):
+        r_offset, r_added = update.reasoning_offset, update.reasoning_added
+        if update.whole:  # the answer so far became reasoning: both texts, whole
+            channel.publish(added, r_added)
+        elif offset > len(channel.text) or r_offset > len(channel.reasoning):
             await self._resync(public_id, channel)  # missed an update: read the whole text
-        elif offset + len(added) > len(channel.text):
-            channel.publish(channel.text[:offset] + added)
+        elif offset + len(added) > len(channel.text) or r_offset + len(r_added) > len(
+            channel.reasoning
+        ):
+            text, reasoning = channel.text, channel.reasoning  # only ever longer here
+            if offset + len(added) > len(text):
+                text = text[:offset] + added
+            if r_offset + len(r_added) > len(reasoning):
+                reasoning = reasoning[:r_offset] + r_added
+            channel.publish(text, reasoning)
         if update.done:
             channel.close()
 
@@ -440,7 +482,11 @@ class RedisHub(Hub):
         try:
             async with self.client.pipeline(transaction=False) as pipe:
                 for public_id in public_ids:
-                    pipe.delete(self.key("text", public_id), self.key("lease", public_id))
+                    pipe.delete(
+                        self.key("text", public_id),
+                        self.key("think", public_id),
+                        self.key("lease", public_id),
+                    )
                     pipe.publish(self.key("live", public_id), done)
                 await pipe.execute()
         except RedisError as exc:

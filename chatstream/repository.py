@@ -310,17 +310,27 @@ def checkpoint(*, session: Session, message_id: int, content: str) -> bool:
     return message_id not in checkpoint_many(session=session, texts={message_id: content})
 
 
-def checkpoint_many(*, session: Session, texts: dict[int, str]) -> set[int]:
-    """Save the text so far of several streaming replies in one transaction (one commit for
-    every reply of the process); the ids of those that no longer stream (ended or deleted)."""
+def checkpoint_many(
+    *, session: Session, texts: dict[int, str], reasonings: Mapping[int, str] | None = None
+) -> set[int]:
+    """Save the text (and reasoning, for those in `reasonings`) so far of several streaming
+    replies in one transaction (one commit for every reply of the process); the ids of those
+    that no longer stream (ended or deleted)."""
     if not texts:
         return set()
-    table, now = Message.__table__, utcnow()
+    table, now, reasonings = Message.__table__, utcnow(), reasonings or {}
     session.connection().execute(
         sa.update(table)
         .where(table.c.id == sa.bindparam("message_id"), table.c.streaming.is_(True))
-        .values(content=sa.bindparam("text"), updated_at=now),
-        [{"message_id": mid, "text": without_nul(text)} for mid, text in texts.items()],
+        .values(
+            content=sa.bindparam("text"),
+            reasoning=sa.func.coalesce(sa.bindparam("thought", type_=sa.Text), table.c.reasoning),
+            updated_at=now,
+        ),
+        [
+            {"message_id": mid, "text": without_nul(text), "thought": reasonings.get(mid)}
+            for mid, text in texts.items()
+        ],
     )
     session.commit()
     streaming = session.exec(
@@ -335,12 +345,15 @@ def finish(
     message_id: int,
     content: str,
     status: Status,
+    reasoning: str = "",
     error: str | None = None,
     prompt_tokens: int | None = None,
     completion_tokens: int | None = None,
     first_token_ms: int | None = None,
     duration_ms: int | None = None,
     chunk_count: int | None = None,
+    reasoning_ms: int | None = None,
+    reasoning_tokens: int | None = None,
 ) -> bool:
     """End a streaming reply: `streaming=false`, its final text and status, and the facts
     measured by its job. False if already ended."""
@@ -349,6 +362,7 @@ def finish(
         .where(col(Message.id) == message_id, col(Message.streaming).is_(True))
         .values(
             content=without_nul(content),
+            reasoning=without_nul(reasoning),
             streaming=False,
             status=status.value,
             error=without_nul(error),
@@ -357,6 +371,8 @@ def finish(
             first_token_ms=first_token_ms,
             duration_ms=duration_ms,
             chunk_count=chunk_count,
+            reasoning_ms=reasoning_ms,
+            reasoning_tokens=reasoning_tokens,
             updated_at=utcnow(),
         )
     )

@@ -55,6 +55,9 @@ class Settings:
     """Seconds the title request may take; after that the chat keeps its first words."""
     max_streams_per_user: int = 3
     """Replies one user may have streaming at once, over all tabs and workers; 0: no limit."""
+    send_reasoning: bool = False
+    """Send earlier replies' reasoning back to the model (as `reasoning_content`); off by
+    default, since many endpoints refuse it or bill it as input."""
     sends_per_minute: int = 20
     """Replies one user may start in any 60 seconds (sends, edits, retries, regenerates);
     0: no limit."""
@@ -133,6 +136,8 @@ def get_settings() -> Settings:
         title_timeout=_float("CHATSTREAM_TITLE_TIMEOUT", 15.0),
         max_streams_per_user=_int("CHATSTREAM_MAX_STREAMS_PER_USER", 3),
         sends_per_minute=_int("CHATSTREAM_SENDS_PER_MINUTE", 20),
+        send_reasoning=os.environ.get("CHATSTREAM_SEND_REASONING", "0").strip().lower()
+        in ("1", "true", "yes"),
     )
 
 

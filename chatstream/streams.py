@@ -25,6 +25,7 @@ class StreamingMessage(Protocol):
 
     public_id: str
     content: str
+    reasoning: str
     streaming: bool
 
 
@@ -33,26 +34,39 @@ class Snapshot:
     text: str
     version: int
     done: bool
+    reasoning: str = ""
+    rewrites: int = 0
+    """How many times the text was replaced by a shorter one (see `Channel.rewrites`)."""
 
 
 @dataclass
 class Channel:
-    """The latest text of one streaming message, and a way to wait for the next change."""
+    """The latest text (the answer) and reasoning of one streaming message, and a way to wait
+    for the next change. Both only grow, except once in a rare reply: one that began without
+    `<think>` and then closed it, whose answer so far became reasoning (`rewrites`)."""
 
     text: str = ""
     version: int = 0
     done: bool = False
+    reasoning: str = ""
+    rewrites: int = 0
+    thought_ms: int | None = None
+    """How long the model thought before its answer began, once known (in this process)."""
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
 
     def snapshot(self) -> Snapshot:
-        return Snapshot(self.text, self.version, self.done)
+        return Snapshot(self.text, self.version, self.done, self.reasoning, self.rewrites)
 
     def _wake(self) -> None:
         self._changed.set()
         self._changed = asyncio.Event()
 
-    def publish(self, text: str) -> None:
+    def publish(self, text: str, reasoning: str | None = None) -> None:
+        if len(text) < len(self.text):
+            self.rewrites += 1
         self.text = text
+        if reasoning is not None:
+            self.reasoning = reasoning
         self.version += 1
         self._wake()
 
@@ -90,7 +104,9 @@ class Hub:
         self, message: StreamingMessage, on_stop: Callable[[], object] | None = None
     ) -> Channel:
         """A job starts writing `message`. `on_stop`: how another process asks it to stop."""
-        channel = self._channels[message.public_id] = Channel(text=message.content)
+        channel = self._channels[message.public_id] = Channel(
+            text=message.content, reasoning=message.reasoning or ""
+        )
         return channel
 
     def channel(self, public_id: str) -> Channel | None:
@@ -101,7 +117,8 @@ class Hub:
         channel = self._channels.get(message.public_id)
         if not message.streaming or channel is None or channel.done:
             return False
-        channel.publish(message.content)
+        channel.publish(message.content, message.reasoning)
+        channel.thought_ms = getattr(message, "reasoning_ms", None)
         return True
 
     def end(self, message: StreamingMessage) -> None:

@@ -5,7 +5,8 @@ The JSON format (version 1):
     {"format": "chatstream.chat", "version": 1, "title": "…", "exported_at": "ISO 8601",
      "model": "…" | null, "system_prompt": "…" | null,      (the chat's own; optional)
      "messages": [{"role": "user" | "assistant", "content": "…", "status": "complete" | …,
-                   "model": "…" | null, "created_at": "ISO 8601"}]}
+                   "model": "…" | null, "created_at": "ISO 8601",
+                   "reasoning": "…"}]}                   (a reply's thinking; optional)
 
 Import is the inverse, checked by `parse_import` alone (pure, no database): anything it
 refuses raises `ImportRefused` with a sentence for the user, and nothing is created. An
@@ -54,6 +55,8 @@ class ExportedMessage:
     status: str
     model: str | None
     created_at: datetime
+    reasoning: str = ""
+    """A reply's thinking before its answer ("" none); older files have none."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,6 +91,7 @@ def to_json(
                     "status": m.status,
                     "model": m.model,
                     "created_at": m.created_at.isoformat(),
+                    **({"reasoning": m.reasoning} if m.reasoning else {}),
                 }
                 for m in messages
             ],
@@ -101,6 +105,8 @@ def to_markdown(*, title: str, messages: Sequence[ExportedMessage]) -> str:
     parts = [f"# {title}"]
     for m in messages:
         parts.append(f"**{LABELS.get(m.role, m.role)}**")
+        if m.reasoning:
+            parts.append(f"<details><summary>Thinking</summary>\n\n{m.reasoning}\n\n</details>")
         parts.append(m.content)
     return "\n\n".join(parts) + "\n"
 
@@ -177,12 +183,21 @@ def _message(number: int, item: object) -> ExportedMessage:
     model = item.get("model")
     if model is not None and not isinstance(model, str):
         raise ImportRefused(f'{where}: "model" must be a text or null.')
+    reasoning = item.get("reasoning") or ""
+    if not isinstance(reasoning, str):
+        raise ImportRefused(f'{where}: "reasoning" must be a text.')
+    if len(reasoning) > MAX_REPLY_CHARS:
+        raise ImportRefused(
+            f"{where} has {len(reasoning):,} characters of reasoning; the limit is "
+            f"{MAX_REPLY_CHARS:,}."
+        )
     return ExportedMessage(
         role=role,
         content=content,
         status=status,
         model=model[:200] if model else None,
         created_at=_timestamp(where, item.get("created_at")),
+        reasoning=reasoning if role == "assistant" else "",
     )
 
 

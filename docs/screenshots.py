@@ -18,7 +18,14 @@ from reflex.testing import AppHarness  # noqa: E402
 
 import tests.conftest  # noqa: E402,F401  (a throw-away database, migrated)
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, last_reply, new_chat, register, send  # noqa: E402
-from tests.fake_openai import DEMO_REPLY, FakeOpenAI, Reply, words  # noqa: E402
+from tests.fake_openai import (  # noqa: E402
+    DEMO_ANSWER,
+    DEMO_REPLY,
+    DEMO_THOUGHT,
+    FakeOpenAI,
+    Reply,
+    words,
+)
 
 OUT = ROOT / "docs"
 
@@ -40,6 +47,10 @@ def main() -> None:
             ),
         )
         model.on("broken", Reply(chunks=["I was saying"], delay=0, cut_after=1))
+        model.on(
+            "think",
+            Reply(thinking=words(DEMO_THOUGHT, 3), chunks=words(DEMO_ANSWER, 3), delay=0.06),
+        )
         with AppHarness.create(root=ROOT, app_name="chatstream") as app, sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             context = browser.new_context(
@@ -73,6 +84,7 @@ def main() -> None:
             page.wait_for_timeout(300)
             page.screenshot(path=OUT / "models.png")
             page.keyboard.press("Escape")
+            thinking(page)
 
             phone = browser.new_context(
                 base_url=app.frontend_url,
@@ -86,6 +98,19 @@ def main() -> None:
             phone.wait_for_timeout(400)
             phone.screenshot(path=OUT / "phone-sidebar.png")
             browser.close()
+
+
+def thinking(page) -> None:
+    """A thinking model: its reasoning open and growing, then folded above the answer."""
+    new_chat(page)
+    send(page, "Please think before you answer")
+    block = last_reply(page).get_by_test_id("reasoning")
+    expect(block.get_by_test_id("reasoning-content")).to_contain_text("weigh a couple")
+    page.wait_for_timeout(1200)  # the timer has counted a second or two
+    page.screenshot(path=OUT / "thinking.png")
+    expect(last_reply(page)).to_have_attribute("data-status", "complete")
+    expect(last_reply(page).get_by_test_id("reasoning")).to_have_attribute("data-open", "false")
+    page.screenshot(path=OUT / "thought.png")
 
 
 if __name__ == "__main__":

@@ -53,10 +53,34 @@ class Reply:
     body: tuple[str, str] | None = None
     """(content type, body): answer a non-streaming request with this instead of a
     `chat.completion` (an event stream, an HTML page, JSON that does not parse)."""
+    thinking: list[str] = field(default_factory=list)
+    """Reasoning chunks streamed before `chunks`, in the form `form` says."""
+    form: str = "reasoning_content"
+    """How the thinking is sent: in the delta field `reasoning_content` (DeepSeek, llama.cpp)
+    or `reasoning` (OpenRouter, vLLM), or `inline`: `<think>`, the chunks, `</think>` in
+    `content` (Ollama, R1 distills served raw). The chunk counts above (`cut_after`…) count
+    the thinking's chunks first (and, inline, the two tags' chunks)."""
+    reasoning_tokens: int | None = None
+    """Reported in the usage's `completion_tokens_details`."""
 
     @property
     def text(self) -> str:
         return "".join(self.chunks)
+
+    @property
+    def reasoning_text(self) -> str:
+        return "".join(self.thinking)
+
+    def deltas(self) -> list[dict]:
+        """Every delta the stream carries, in order: the thinking, then the answer."""
+        if not self.thinking:
+            thinking = []
+        elif self.form == "inline":
+            inside = [{"content": text} for text in self.thinking]
+            thinking = [{"content": "<think>"}, *inside, {"content": "</think>\n\n"}]
+        else:
+            thinking = [{self.form: text} for text in self.thinking]
+        return thinking + [{"content": text} for text in self.chunks]
 
 
 def words(text: str, size: int = 4) -> list[str]:
@@ -298,7 +322,7 @@ class FakeOpenAI:
                         request.disconnected_at = time.time()
                         return
                     event(chunk({"role": "assistant", "content": ""}))
-                    for index, text in enumerate(reply.chunks):
+                    for index, delta in enumerate(reply.deltas()):
                         if index == reply.cut_after:
                             self.connection.shutdown(socket.SHUT_RDWR)
                             return
@@ -316,8 +340,8 @@ class FakeOpenAI:
                         if index and self._client_gone(reply.delay):
                             request.disconnected_at = time.time()
                             return
-                        event(chunk({"content": text}))
-                        request.sent.append((time.time(), text))
+                        event(chunk(delta))
+                        request.sent.append((time.time(), next(iter(delta.values()))))
                     if reply.hang_after is not None:
                         return self._hang(request)
                     if reply.cut_after is not None:
@@ -334,6 +358,9 @@ class FakeOpenAI:
                             "completion_tokens": completion,
                             "total_tokens": prompt + completion,
                         }
+                        if reply.reasoning_tokens is not None:
+                            details = {"reasoning_tokens": reply.reasoning_tokens}
+                            usage["completion_tokens_details"] = details
                         event(chunk({}, usage=usage))
                     event("[DONE]")
                     self.wfile.write(b"0\r\n\r\n")
@@ -364,6 +391,22 @@ That's all. <script>alert('this is only text')</script>
 """
 
 
+DEMO_THOUGHT = """The user wants to see a model that **thinks** first. I should:
+
+1. consider what they asked,
+2. weigh a couple of ways to answer,
+3. then write a short, clear reply.
+
+A table would show the three forms endpoints use; a sentence is enough here.
+"""
+
+DEMO_ANSWER = """Thinking models stream their reasoning beside the answer: DeepSeek and
+llama.cpp in `reasoning_content`, OpenRouter and vLLM in `reasoning`, Ollama and raw R1
+distills inline between `<think>` tags. chatstream shows it above the answer, folded once the
+answer starts.
+"""
+
+
 def main() -> None:
     """Serve a slow demo reply on a fixed port, for trying the app by hand and screenshots."""
     import argparse
@@ -374,6 +417,11 @@ def main() -> None:
     args = parser.parse_args()
     server = FakeOpenAI(port=args.port)
     server.default = Reply(chunks=words(DEMO_REPLY, 3), delay=args.delay)
+    # A message with "think" in it: a reply that thinks for a few seconds first.
+    server.on(
+        "think",
+        Reply(thinking=words(DEMO_THOUGHT, 3), chunks=words(DEMO_ANSWER, 3), delay=args.delay),
+    )
     print(f"scripted model at {server.url}", flush=True)
     server._server.serve_forever()
 

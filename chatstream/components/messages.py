@@ -6,6 +6,7 @@ from ..state.chat import RETRYABLE, ChatState
 from ..state.live import LiveReply
 from ..state.views import MessageView
 from .markdown import live_markdown, markdown
+from .reasoning import live_reasoning, reasoning_block
 
 
 def _attrs(testid: str, **data) -> dict:
@@ -135,6 +136,7 @@ def _user_message(message: MessageView) -> rx.Component:
 
 def _assistant_message(message: MessageView, is_last) -> rx.Component:
     return rx.fragment(
+        reasoning_block(message),
         _content(markdown(source=message.content)),
         _problem(message, is_last),
         _assistant_actions(message, is_last),
@@ -168,6 +170,7 @@ def live_reply() -> rx.Component:
     return rx.cond(
         LiveReply.message_id != "",
         rx.el.div(
+            live_reasoning(),
             _content(
                 live_markdown(
                     key=LiveReply.message_id,  # a new reply starts from its own text

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from datetime import UTC, datetime
 
 import reflex as rx
 from redis.exceptions import RedisError
@@ -72,9 +73,39 @@ def _owned_message(public_id: str, user_id: int | None) -> Message | None:
         ).first()
 
 
-async def _push(token: str, chunk: str, offset: int) -> bool:
-    """Send the tab its reply's new text; False when the tab's socket is not on this worker
-    (closed, or reloaded onto another worker): its follower has nothing more to do."""
+CHUNK, OFFSET = "chunk" + FIELD_MARKER, "offset" + FIELD_MARKER
+THOUGHT, THOUGHT_AT = "rchunk" + FIELD_MARKER, "roffset" + FIELD_MARKER
+"""The answer's and the reasoning's new text and where it starts, as the tab's vars."""
+
+
+def _whole(text: str, reasoning: str) -> dict:
+    """Both texts whole, as a full sync sets them (the answer so far became reasoning)."""
+    return {
+        "base" + FIELD_MARKER: text,
+        CHUNK: "",
+        OFFSET: len(text),
+        "rbase" + FIELD_MARKER: reasoning,
+        THOUGHT: "",
+        THOUGHT_AT: len(reasoning),
+    }
+
+
+def _thinking_ms(message: Message, channel: Channel | None, text: str) -> int:
+    """For the tab's timer: while the answer has not begun, how long the model has been
+    thinking; after, how long it thought (0: unknown here)."""
+    if text:
+        known = channel.thought_ms if channel is not None else message.reasoning_ms
+        return known or message.reasoning_ms or 0
+    started = message.created_at
+    if started.tzinfo is None:  # SQLite hands back naive UTC
+        started = started.replace(tzinfo=UTC)
+    return max(0, round((datetime.now(UTC) - started).total_seconds() * 1000))
+
+
+async def _push(token: str, fields: dict) -> bool:
+    """Send the tab its reply's new text (`fields`: the vars that changed); False when the
+    tab's socket is not on this worker (closed, or reloaded onto another worker): its
+    follower has nothing more to do."""
     from ..chatstream import app
 
     namespace = app.event_namespace
@@ -84,7 +115,6 @@ async def _push(token: str, chunk: str, offset: int) -> bool:
     record = manager.token_to_socket.get(token)
     if record is None or record.instance_id != manager.instance_id:
         return False
-    fields = {"chunk" + FIELD_MARKER: chunk, "offset" + FIELD_MARKER: offset}
     await namespace.emit("event", {"delta": {Live.get_full_name(): fields}}, to=record.sid)
     return True
 
@@ -109,18 +139,29 @@ class Live(rx.State):
     base: str = ""
     chunk: str = ""
     offset: int = 0
+    rbase: str = ""
+    """The reasoning, as `base`/`chunk`/`offset` are the answer."""
+    rchunk: str = ""
+    roffset: int = 0
+    think_ms: int = 0
+    """At the last full sync: how long the model had thought so far (see `_thinking_ms`)."""
     _sent: int = 0
     """How much of the reply this tab held at the last full sync (its follower counts on)."""
+    _rsent: int = 0
     _generation: int = 0
 
-    def _sync(self, text: str) -> None:
+    def _sync(self, text: str, reasoning: str = "", think_ms: int = 0) -> None:
         self.base, self.chunk, self.offset, self._sent = text, "", len(text), len(text)
+        self.rbase, self.rchunk, self.roffset = reasoning, "", len(reasoning)
+        self._rsent, self.think_ms = len(reasoning), think_ms
 
     def _show(self, message: Message) -> None:
         """Point this tab at a streaming message; call `follow` next."""
         self.message_id = message.public_id
         channel = get_hub().channel(message.public_id)
-        self._sync(channel.text if channel else message.content)
+        text = channel.text if channel else message.content
+        reasoning = channel.reasoning if channel else message.reasoning
+        self._sync(text, reasoning, _thinking_ms(message, channel, text))
         self._moved_on()
 
     def _clear(self) -> None:
@@ -137,18 +178,22 @@ class Live(rx.State):
         """The tab missed an update (a reconnect): send it the whole text so far once."""
         if not self.message_id:
             return
-        if _owned_message(self.message_id, await current_user_id(self)) is None:
+        message = _owned_message(self.message_id, await current_user_id(self))
+        if message is None:
             self._clear()  # not this user's (the tab signed in as someone else since)
             return
         channel = get_hub().channel(self.message_id)
-        self._sync((await self._next(self.message_id, -1, channel)).text)
+        snapshot = await self._next(self.message_id, -1, channel)
+        think_ms = _thinking_ms(message, channel, snapshot.text)
+        self._sync(snapshot.text, snapshot.reasoning, think_ms)
 
     @rx.event(background=True, supersedes=True)
     async def follow(self):
         """Relay the reply this tab shows until it ends. One per tab: a newer `follow`
         cancels the one running, so calling it again never multiplies the updates."""
         async with self:
-            generation, public_id, sent = self._generation, self.message_id, self._sent
+            generation, public_id = self._generation, self.message_id
+            sent = (self._sent, self._rsent)
             token = self.router.session.client_token
             user_id = await current_user_id(self)
         if not public_id or _owned_message(public_id, user_id) is None:
@@ -171,19 +216,22 @@ class Live(rx.State):
         channel: Channel | None,
         token: str,
         me: object,
-        sent: int,
+        sent_at_sync: tuple[int, int],
     ):
-        """Send the reply's new text to the tab, one batch per interval, until it ends."""
+        """Send the reply's new text (answer and reasoning) to the tab, one batch per
+        interval, until it ends."""
         settings = get_settings()
         loop = asyncio.get_running_loop()
         version, quiet, checked, lost = -1, 0, loop.time(), False
+        (sent, rsent), rewrites, whole = sent_at_sync, -1, False
         while True:
             snapshot = await self._next(public_id, version, channel)
             if _running.get(token) is not me:
                 return  # the tab shows another reply now (or none), or a newer follower runs
             quiet = quiet + 1 if snapshot.version == version and not snapshot.done else 0
             if quiet and quiet % QUIET_CHECKS == 0 and not _streams_in_db(public_id):
-                snapshot = Snapshot(snapshot.text, version, True)  # its end never reached us
+                # its end never reached us
+                snapshot = Snapshot(snapshot.text, version, True, snapshot.reasoning)
             if snapshot.done or loop.time() - checked >= STATE_CHECK_SECONDS:
                 checked = loop.time()
                 try:
@@ -200,11 +248,24 @@ class Live(rx.State):
                     log.warning("follower of %s waits for Redis: %s", public_id, exc)
                     await asyncio.sleep(POLL_SECONDS)
                     continue
-            version = snapshot.version
-            if len(snapshot.text) > sent:
-                if not await _push(token, snapshot.text[sent:], sent):
+            version, text, thought = snapshot.version, snapshot.text, snapshot.reasoning
+            if len(text) < sent or (rewrites >= 0 and snapshot.rewrites != rewrites):
+                whole = True  # the answer so far became reasoning: both go whole, once
+            rewrites = snapshot.rewrites
+            if whole and text:  # (an empty base would not tell the page to start again)
+                fields, whole = _whole(text, thought), False
+            elif len(text) > sent and not whole or len(thought) > rsent:
+                fields = {}
+                if len(text) > sent and not whole:
+                    fields[CHUNK], fields[OFFSET] = text[sent:], sent
+                if len(thought) > rsent:
+                    fields[THOUGHT], fields[THOUGHT_AT] = thought[rsent:], rsent
+            else:
+                fields = None
+            if fields is not None:
+                if not await _push(token, fields):
                     return  # the tab's socket is gone from this worker
-                sent = len(snapshot.text)
+                sent, rsent = (sent if whole else len(text)), len(thought)
                 # batch: one update per interval at most; the first goes at once
                 interval = pacing.follower_interval(
                     settings.flush_interval, settings.updates_per_second
@@ -223,7 +284,8 @@ class Live(rx.State):
         if message is None:
             return Snapshot("", version, True)
         # A streaming reply only grows, so its length orders the checkpoints.
-        return Snapshot(message.content, len(message.content), not message.streaming)
+        size = len(message.content) + len(message.reasoning)
+        return Snapshot(message.content, size, not message.streaming, message.reasoning)
 
     async def _hand_over(self, public_id: str) -> None:
         """The reply ended: move its saved form into the chat's message list, in one delta."""

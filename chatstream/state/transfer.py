@@ -50,6 +50,7 @@ def _exported(message: Message) -> transfer.ExportedMessage:
         status=message.status,
         model=message.model,
         created_at=created,
+        reasoning=message.reasoning or "",
     )
 
 

@@ -17,6 +17,10 @@ class MessageView:
     model: str = ""
     facts: str = ""
     """Model, tokens, time to first token and rate of a finished reply; "" if none."""
+    reasoning: str = ""
+    """The model's thinking before this answer; "" if none."""
+    thought: str = ""
+    """How long it thought, as the folded block says it ("Thought for 12 s"); "" if unknown."""
 
     @classmethod
     def of(cls, message: Message) -> MessageView:
@@ -28,7 +32,17 @@ class MessageView:
             error=message.error or "",
             model=message.model or "",
             facts=reply_facts(message),
+            reasoning=message.reasoning or "",
+            thought=thought_label(message.reasoning_ms),
         )
+
+
+def thought_label(reasoning_ms: int | None) -> str:
+    """`Thought for 12 s` (under 10 s with a decimal); `Thought` when the time is unknown."""
+    if reasoning_ms is None:
+        return "Thought"
+    seconds = reasoning_ms / 1000
+    return f"Thought for {seconds:.1f} s" if seconds < 10 else f"Thought for {seconds:,.0f} s"
 
 
 def reply_facts(message: Message) -> str:
@@ -43,6 +57,10 @@ def reply_facts(message: Message) -> str:
         parts.append(f"{prompt:,} → {completion:,} tokens")
     elif completion is not None:
         parts.append(f"{completion:,} tokens")
+    if message.reasoning_tokens:
+        parts.append(f"{message.reasoning_tokens:,} thinking")
+    if message.reasoning_ms is not None:
+        parts.append(f"thought {message.reasoning_ms / 1000:.1f} s")
     if message.first_token_ms is not None:
         parts.append(f"first token {message.first_token_ms / 1000:.2f} s")
     if message.first_token_ms is not None and message.duration_ms is not None:

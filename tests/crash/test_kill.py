@@ -144,3 +144,48 @@ def test_a_reply_cut_by_kill_9_shows_its_last_checkpoint_as_interrupted_with_ret
         expect(last_reply(page)).to_have_attribute("data-status", "complete")
         expect(last_reply(page).get_by_test_id("message-content")).to_have_text("Back again.")
         browser.close()
+
+
+def thinking_row(marker: str) -> Message | None:
+    with rx.session() as session:
+        for message in session.query(Message).filter(Message.role == "assistant").all():
+            if message.streaming and message.reasoning.startswith(marker):
+                return message
+    return None
+
+
+def test_a_reply_killed_while_thinking_keeps_its_checkpointed_reasoning(app, model):
+    thought = " ".join(f"z{i}" for i in range(400))
+    model.on("kill thinking", Reply(thinking=words(thought, 4), chunks=["never"], delay=0.03))
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_context(base_url=app.url).new_page()
+        page.set_default_timeout(30_000)
+        register(page)
+        send(page, "kill thinking now")
+        expect(page).to_have_url(re.compile(r"/chat/"))
+        expect(last_reply(page).get_by_test_id("reasoning-content")).to_contain_text("z20")
+        deadline = time.monotonic() + 20
+        while (row := thinking_row("z0")) is None or len(row.reasoning) < 40:
+            assert time.monotonic() < deadline, "no checkpoint of the reasoning was saved"
+            time.sleep(0.1)
+
+        app.kill()
+        saved = thinking_row("z0")
+        assert saved is not None and thought.startswith(saved.reasoning) and saved.content == ""
+        app.start()
+        url = page.url
+        for attempt in range(5):
+            try:
+                page.goto(url)
+                break
+            except Exception:
+                if attempt == 4:
+                    raise
+                page.wait_for_timeout(1000)
+
+        reply = last_reply(page)
+        expect(reply).to_have_attribute("data-status", "interrupted")
+        shown = reply.get_by_test_id("reasoning-content").text_content()
+        assert thought.startswith(shown) and len(shown) >= len(saved.reasoning)
+        browser.close()

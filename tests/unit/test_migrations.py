@@ -79,6 +79,7 @@ def test_importing_the_app_creates_no_tables(tmp_path, monkeypatch):
         "0003_search",
         "0004_reply_facts",
         "0005_chat_settings",
+        "0007_message_reasoning",
     ]
     source = "\n".join(p.read_text() for p in (ROOT / "chatstream").rglob("*.py"))
     assert "create_all" not in source

@@ -169,3 +169,17 @@ def test_import_chat_keeps_the_chats_own_model_and_system_prompt():
             messages=[vars(m) for m in imported.messages],
         )
         assert (chat.model, chat.system_prompt) == ("big", "Be terse.")
+
+
+def test_a_replys_reasoning_is_exported_and_imported_back_and_is_optional():
+    thinking = transfer.ExportedMessage("assistant", "Paris.", "complete", "m", WHEN, "hmm, France")
+    plain = transfer.ExportedMessage("user", "Capital?", "complete", None, WHEN)
+    text = transfer.to_json(title="t", messages=[plain, thinking], exported_at=WHEN)
+    assert "reasoning" not in json.loads(text)["messages"][0]  # none: not written at all
+
+    assert transfer.parse_import(text.encode()).messages == [plain, thinking]
+    assert "<summary>Thinking</summary>\n\nhmm, France" in transfer.to_markdown(
+        title="t", messages=[thinking]
+    )
+    with pytest.raises(transfer.ImportRefused, match='"reasoning" must be a text'):
+        transfer.parse_import(_bytes(_document(messages=[_message(reasoning=["x"])])))

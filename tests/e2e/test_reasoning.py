@@ -1,0 +1,90 @@
+"""A thinking model's reply in the browser: its reasoning above the answer, live and saved."""
+
+from playwright.sync_api import expect
+
+from tests.e2e.conftest import chat_url, last_reply, register, send, wait_for
+from tests.fake_openai import Reply, words
+
+THOUGHT = " ".join(f"t{i}" for i in range(120)) + " <img src=x onerror=alert(1)> **bold**"
+ANSWER = " ".join(f"a{i}" for i in range(60))
+
+
+def test_the_reasoning_grows_open_survives_a_reload_then_folds_when_the_answer_starts(page, model):
+    model.on(
+        "zq reasoning grows then folds",
+        Reply(thinking=words(THOUGHT, 4), chunks=words(ANSWER, 4), delay=0.04, form="inline"),
+    )
+    register(page)
+    send(page, "zq reasoning grows then folds")
+    reply = last_reply(page)
+    block = reply.get_by_test_id("reasoning")
+    expect(block).to_have_attribute("data-open", "true")
+    expect(block.get_by_test_id("reasoning-content")).to_contain_text("t5 ")
+    expect(block.get_by_test_id("reasoning-toggle")).to_contain_text("Thinking…")
+    expect(reply.get_by_test_id("message-content")).to_have_text("")
+
+    page.reload()  # mid-thought: the block comes back open, with the text so far, growing
+    block = last_reply(page).get_by_test_id("reasoning")
+    expect(block).to_have_attribute("data-open", "true")
+    expect(block.get_by_test_id("reasoning-content")).to_contain_text("t60 ")
+
+    expect(block).to_have_attribute("data-open", "false")  # the answer began
+    expect(block.get_by_test_id("reasoning-toggle")).to_contain_text("Thought for ")
+    expect(last_reply(page)).to_have_attribute("data-status", "complete")
+    reply = last_reply(page)
+    expect(reply.get_by_test_id("message-content")).to_have_text(ANSWER)
+    content = reply.get_by_test_id("reasoning-content")
+    expect(content).to_be_hidden()
+    reply.get_by_test_id("reasoning-toggle").click()
+    expect(reply.get_by_test_id("reasoning")).to_have_attribute("data-open", "true")
+    expect(content).to_contain_text("t119 <img src=x onerror=alert(1)> bold")
+    expect(content.locator("img")).to_have_count(0)  # text, as in an answer
+    expect(content.locator("strong")).to_have_text("bold")
+
+    page.reload()  # a finished reply's reasoning stays folded
+    block = last_reply(page).get_by_test_id("reasoning")
+    expect(block).to_have_attribute("data-open", "false")
+    expect(block.get_by_test_id("reasoning-toggle")).to_contain_text("Thought for ")
+    expect(last_reply(page).get_by_test_id("message-content")).to_have_text(ANSWER)
+
+
+def test_stop_while_thinking_keeps_the_reasoning(page, model):
+    model.on(
+        "zq reasoning stopped",
+        Reply(thinking=["first ", "thoughts"], chunks=["never"], delay=0.02, hang_after=2),
+    )
+    register(page)
+    send(page, "zq reasoning stopped")
+    block = last_reply(page).get_by_test_id("reasoning")
+    expect(block.get_by_test_id("reasoning-content")).to_have_text("first thoughts")
+
+    page.get_by_test_id("stop").click()
+
+    reply = last_reply(page)
+    expect(reply).to_have_attribute("data-status", "stopped")
+    expect(reply.get_by_test_id("reasoning-content")).to_have_text("first thoughts")
+    expect(reply.get_by_test_id("message-content")).to_have_text("")
+    request = model.request_for("zq reasoning stopped")
+    wait_for(lambda: request.disconnected_at is not None)
+
+
+def test_a_second_tab_follows_the_reasoning_and_the_answer(pages, model):
+    thought, answer = " ".join(f"s{i}" for i in range(80)), "The answer."
+    model.on(
+        "zq reasoning seen by a second tab",
+        Reply(thinking=words(thought, 4), chunks=words(answer, 3), delay=0.04, form="reasoning"),
+    )
+    first = pages.new()
+    register(first)
+    send(first, "zq reasoning seen by a second tab")
+    url = chat_url(first)
+    expect(last_reply(first).get_by_test_id("reasoning-content")).to_contain_text("s3 ")
+    second = first.context.new_page()
+    second.goto(url)
+    block = last_reply(second).get_by_test_id("reasoning")
+    expect(block).to_have_attribute("data-open", "true")
+
+    for tab in (first, second):
+        expect(last_reply(tab)).to_have_attribute("data-status", "complete")
+        expect(last_reply(tab).get_by_test_id("message-content")).to_have_text(answer)
+        expect(last_reply(tab).get_by_test_id("reasoning-content")).to_have_text(thought)
