@@ -37,21 +37,26 @@ PASSWORD = "correct horse battery"
 EARLIER = {"ours": (0, 50, 500), "naive": (0, 50)}
 """Earlier messages before the reply (the naive design resends them all per chunk: not 500)."""
 OBSERVE = """() => {
-  // [time, messages in the conversation, characters of the last one]. The conversation's
-  // element is looked up once: the observer's own cost stays the same in a long chat.
+  // [time, messages in the conversation, characters of the last one]. The messages are the
+  // children of one element (ours: the finished ones; the naive design's: all) and of its
+  // parent (ours: the live reply), which has few; the element is looked up once, so the
+  // observer's own cost stays the same in a long chat.
   window.__seen = [];
-  let box = null, others = 0;  // the conversation's element, and its children not messages
+  let box = null, others = 0;  // the element, and its children that are not messages
+  const messages = (el) => [...el.children].filter((c) => c.dataset.testid === "message");
   const read = () => {
     if (!box || !box.isConnected) {
       box = document.querySelector('[data-testid="message"]')?.parentElement ?? null;
       if (!box) return;
-      others = [...box.children].filter((el) => el.dataset.testid !== "message").length;
+      others = box.childElementCount - messages(box).length;
     }
-    let last = box.lastElementChild;
+    const beside = messages(box.parentElement);
+    let last = beside[beside.length - 1] ?? box.lastElementChild;
     while (last && last.dataset.testid !== "message") last = last.previousElementSibling;
     const content = last && last.querySelector('[data-testid="message-content"]');
     const length = content ? content.textContent.length : 0;
-    const count = box.childElementCount - others, prev = window.__seen[window.__seen.length - 1];
+    const count = box.childElementCount - others + beside.length;
+    const prev = window.__seen[window.__seen.length - 1];
     if (!prev || prev[1] !== count || prev[2] !== length)
       window.__seen.push([Date.now(), count, length]);
   };

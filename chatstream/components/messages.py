@@ -234,8 +234,13 @@ def conversation() -> rx.Component:
                     class_name="empty-chat",
                 ),
             ),
-            rx.foreach(ChatState.messages, _history_item),
-            rx.foreach(ChatState.recent, _recent_item),
+            # The finished messages in a box of their own, each laid out on its own: as the
+            # live reply grows, the browser lays out and paints it, not the whole conversation.
+            rx.el.div(
+                rx.foreach(ChatState.messages, _history_item),
+                rx.foreach(ChatState.recent, _recent_item),
+                class_name="history",
+            ),
             live_reply(),
             class_name="conversation",
         ),
