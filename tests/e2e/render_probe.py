@@ -79,9 +79,11 @@ PROBE = """(() => {
 
 
 def per_update(log: list[list]) -> dict:
-    """From the first streaming update to the last: commits, components rendered and DOM
-    mutations per update, and the renders and mutations inside watched elements in all."""
-    live = [i for i, row in enumerate(log) if row[3]] or list(range(len(log)))  # (naive: all)
+    """From the streaming reply's first update to its last (after the commit that showed it,
+    which also shows the message sent): commits, components rendered and DOM mutations per
+    update, and the renders and mutations inside watched elements in all. Without a streaming
+    reply (the naive design), every commit is an update."""
+    live = [i for i, row in enumerate(log) if row[3]][1:] or list(range(len(log)))
     if not live:
         return {"updates": 0}
     window = log[live[0] : live[-1] + 1]
