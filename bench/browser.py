@@ -1,9 +1,11 @@
-"""The same reply in Chromium against a production build: model send → text in the DOM
-(a MutationObserver), websocket payload (CDP) and TCP bytes (a counting proxy between the
-page and the backend, so Chromium negotiates permessage-deflate with uvicorn itself).
+"""The same reply in Chromium against a production build or the dev server: model send →
+text in the DOM (a MutationObserver), websocket payload (CDP), TCP bytes (a counting proxy
+between the page and the backend, so Chromium negotiates permessage-deflate with uvicorn
+itself), and what the page does per update: React commits, components rendered and DOM
+mutations (tests/e2e/render_probe.py), and whether any finished message rendered again.
 
-`python -m bench.browser ours|naive` prints one JSON object on its last line. It builds and
-serves a temporary copy of the repository, never the project's own `.web`.
+`python -m bench.browser ours|naive [prod|dev]` prints one JSON object on its last line. It
+builds and serves a temporary copy of the repository, never the project's own `.web`.
 """
 
 from __future__ import annotations
@@ -27,25 +29,47 @@ import tests.conftest  # noqa: F401  (a throw-away SQLite database, migrated to 
 from bench.harness import ROOT, Proxy, model_server, reply_text
 from bench.tabs import latencies
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
+from tests.e2e.render_probe import PROBE, per_update
 from tests.fake_openai import Reply, words
 
 REPLY = reply_text(4000)
 PASSWORD = "correct horse battery"
-ASSISTANT = '[data-testid="message"][data-role="assistant"]'
+EARLIER = {"ours": (0, 50, 500), "naive": (0, 50)}
+"""Earlier messages before the reply (the naive design resends them all per chunk: not 500)."""
 OBSERVE = """() => {
+  // [time, messages in the conversation, characters of the last one]. The messages are the
+  // children of one element (ours: the finished ones; the naive design's: all) and of its
+  // parent (ours: the live reply), which has few; the element is looked up once, so the
+  // observer's own cost stays the same in a long chat.
   window.__seen = [];
+  let box = null, others = 0;  // the element, and its children that are not messages
+  const messages = (el) => [...el.children].filter((c) => c.dataset.testid === "message");
   const read = () => {
-    const all = document.querySelectorAll('ASSISTANT');
-    const last = all[all.length - 1];
+    if (!box || !box.isConnected) {
+      box = document.querySelector('[data-testid="message"]')?.parentElement ?? null;
+      if (!box) return;
+      others = box.childElementCount - messages(box).length;
+    }
+    const beside = messages(box.parentElement);
+    let last = beside[beside.length - 1] ?? box.lastElementChild;
+    while (last && last.dataset.testid !== "message") last = last.previousElementSibling;
     const content = last && last.querySelector('[data-testid="message-content"]');
     const length = content ? content.textContent.length : 0;
+    const count = box.childElementCount - others + beside.length;
     const prev = window.__seen[window.__seen.length - 1];
-    if (!prev || prev[1] !== all.length || prev[2] !== length)
-      window.__seen.push([Date.now(), all.length, length]);
+    if (!prev || prev[1] !== count || prev[2] !== length)
+      window.__seen.push([Date.now(), count, length]);
   };
   new MutationObserver(read).observe(document.body,
     {childList: true, subtree: true, characterData: true});
-}""".replace("ASSISTANT", ASSISTANT)
+  read();
+}"""
+WATCH_FINISHED = """() => {
+  const finished = document.querySelectorAll('[data-testid="message"]');
+  window.__probe.watch(finished);
+  window.__probe.reset();
+  return finished.length;
+}"""
 _markers = itertools.count()
 
 
@@ -61,11 +85,12 @@ def copy_of_repo(work: Path) -> Path:
 
 
 @contextmanager
-def app(design: str, work: Path, proxy_port: int):
-    """The app's production build, its browser-visible backend URL the proxy's."""
-    from reflex.testing import AppHarnessProd
+def app(design: str, mode: str, work: Path, proxy_port: int):
+    """The app's production build (`prod`) or its dev server (`dev`, as `make dev` serves
+    it), its browser-visible backend URL the proxy's."""
+    from reflex.testing import AppHarness, AppHarnessProd
 
-    class Proxied(AppHarnessProd):
+    class Proxied(AppHarnessProd if mode == "prod" else AppHarness):
         def _start_frontend(self):
             poll = self._poll_for_servers
             address = SimpleNamespace(getsockname=lambda: ("127.0.0.1", proxy_port))
@@ -131,7 +156,8 @@ def one_reply(design: str, browser, base_url: str, proxy: Proxy, model, earlier:
     marker = f"<browser {design} {earlier} {next(_markers)}>"
     model.on(marker, Reply(chunks=words(REPLY, 4), delay=0.01))
     context = browser.new_context(base_url=base_url)
-    context.set_default_timeout(60_000)
+    context.set_default_timeout(180_000)  # the dev server compiles a page on its first visit
+    context.add_init_script(PROBE)
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
@@ -146,6 +172,7 @@ def one_reply(design: str, browser, base_url: str, proxy: Proxy, model, earlier:
     )
     open_chat(design, page, earlier)
     page.evaluate(OBSERVE)
+    shown = page.evaluate(WATCH_FINISHED) + 2  # and the message sent, and its reply
     proxy.reset()
     payload[0] = 0
     composer = page.get_by_test_id("composer")
@@ -154,12 +181,12 @@ def one_reply(design: str, browser, base_url: str, proxy: Proxy, model, earlier:
     done = len(REPLY.rstrip())
     page.wait_for_function(
         f"() => {{ const s = window.__seen, l = s[s.length - 1];"
-        f" return l && l[1] === {earlier // 2 + 1} && l[2] >= {done}; }}"
+        f" return l && l[1] === {shown} && l[2] >= {done}; }}"
     )
     page.wait_for_timeout(500)
-    seen = [
-        (t / 1000, n) for t, count, n in page.evaluate("window.__seen") if count == earlier // 2 + 1
-    ]
+    seen = [(t / 1000, n) for t, count, n in page.evaluate("window.__seen") if count == shown]
+    work = per_update(page.evaluate("window.__probe.log"))
+    probe_ms = page.evaluate("window.__probe.ms")
     tcp, wire_payload = proxy.total("tcp"), payload[0]
     context.close()
     request = model.request_for(marker)
@@ -173,6 +200,8 @@ def one_reply(design: str, browser, base_url: str, proxy: Proxy, model, earlier:
         "max_ms": 1000 * max(lat),
         "first_ms": 1000 * lat[0],
         "chunks_matched": len(lat),
+        **work,
+        "probe_ms_per_update": probe_ms / max(work["updates"], 1),
         "page_errors": errors,
     }
 
@@ -180,21 +209,22 @@ def one_reply(design: str, browser, base_url: str, proxy: Proxy, model, earlier:
 def main() -> None:
     from playwright.sync_api import sync_playwright
 
-    design = sys.argv[1]
-    result: dict = {"design": design}
+    design, mode = sys.argv[1], (sys.argv[2:] or ["prod"])[0]
+    earliers = [int(n) for n in sys.argv[3:]] or EARLIER[design]
+    result: dict = {"design": design, "mode": mode}
     with tempfile.TemporaryDirectory(prefix="bench-browser-") as work, model_server() as model:
         box: list = []
         proxy, proxy_port = serve_proxy(box)
         start = time.time()
-        with app(design, copy_of_repo(Path(work)), proxy_port) as harness:
+        with app(design, mode, copy_of_repo(Path(work)), proxy_port) as harness:
             box.append(harness)
-            print(design, "built in", round(time.time() - start), "s", file=sys.stderr)
+            print(design, mode, "built in", round(time.time() - start), "s", file=sys.stderr)
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
                 one_reply(design, browser, harness.frontend_url, proxy, model, 0)  # warm-up
-                for earlier in (0, 50):
+                for earlier in earliers:
                     row = one_reply(design, browser, harness.frontend_url, proxy, model, earlier)
-                    print(design, earlier, row, file=sys.stderr, flush=True)
+                    print(design, mode, earlier, row, file=sys.stderr, flush=True)
                     result[f"browser_{earlier}"] = row
                 browser.close()
     print(json.dumps(result), flush=True)

@@ -1,8 +1,9 @@
 """`make bench`: every measurement for our design and the naive one, side by side.
 
 Each design runs in its own processes (bench/measure.py: socket-level reply, capacity and
-database writes; bench/browser.py: Chromium against a production build). Prints one table and
-writes it with a plot to bench/results/latest.md and latest.png.
+database writes; bench/browser.py: Chromium against a production build, and ours against the
+dev server too). Prints one table and writes it with a plot to bench/results/latest.md and
+latest.png.
 """
 
 from __future__ import annotations
@@ -70,6 +71,88 @@ def figures(m: dict, b: dict) -> dict[str, float]:
     }
 
 
+LABELS = {0: "empty chat", 50: "after 50 messages", 500: "after 500 messages"}
+BUILDS = {"": "prod", "dev server: ": "dev"}
+
+
+def _at(b: dict | None, earlier: int, key: str) -> float | None:
+    row = (b or {}).get(f"browser_{earlier}")
+    return None if row is None else row.get(key)
+
+
+def _more(b: dict | None, earlier: int) -> float | None:
+    """How much slower chunk→DOM (p50) is after `earlier` messages than in an empty chat, %."""
+    after, empty = _at(b, earlier, "p50_ms"), _at(b, 0, "p50_ms")
+    return None if after is None or not empty else 100 * (after / empty - 1)
+
+
+def render_figures(prod: dict, dev: dict | None) -> dict[str, float | None]:
+    """Chromium in a long chat (500 messages) and on the dev server, and whether finished
+    messages did any work while the reply streamed; None where a design has no such run."""
+    out: dict[str, float | None] = {
+        "chunk→DOM p50 ms, after 500 messages": _at(prod, 500, "p50_ms"),
+        "chunk→DOM p95 ms, after 500 messages": _at(prod, 500, "p95_ms"),
+        "first chunk→DOM ms, after 500 messages": _at(prod, 500, "first_ms"),
+    }
+    for prefix, b in (("", prod), ("dev server: ", dev)):
+        if prefix:
+            for earlier, label in LABELS.items():
+                out[f"{prefix}chunk→DOM p50 ms, {label}"] = _at(b, earlier, "p50_ms")
+                out[f"{prefix}chunk→DOM p95 ms, {label}"] = _at(b, earlier, "p95_ms")
+                out[f"{prefix}first chunk→DOM ms, {label}"] = _at(b, earlier, "first_ms")
+        for earlier in (50, 500):
+            out[f"{prefix}chunk→DOM p50 {LABELS[earlier]} vs empty, % more"] = _more(b, earlier)
+    finished = [_at(b, earlier, "finished_renders") for b in (prod, dev) for earlier in LABELS]
+    finished = [n for n in finished if n is not None]
+    out["finished messages' React renders while the reply streamed, every run"] = (
+        sum(finished) if finished else None
+    )
+    return out
+
+
+def render_targets() -> dict[str, str]:
+    goal = {"chunk→DOM p50 ms, after 500 messages": "≤ 40"}
+    goal["chunk→DOM p95 ms, after 500 messages"] = "≤ 100"
+    goal["first chunk→DOM ms, after 500 messages"] = "≤ 30"
+    for prefix in BUILDS:
+        for label in LABELS.values():
+            goal[f"{prefix}chunk→DOM p50 ms, {label}"] = "≤ 40"
+            goal[f"{prefix}chunk→DOM p95 ms, {label}"] = "≤ 100"
+            goal[f"{prefix}first chunk→DOM ms, {label}"] = "≤ 30"
+        for earlier in (50, 500):
+            goal[f"{prefix}chunk→DOM p50 {LABELS[earlier]} vs empty, % more"] = "≤ 5"
+    goal["finished messages' React renders while the reply streamed, every run"] = "0"
+    return goal
+
+
+RENDER_COLUMNS = {
+    "p50_ms": "chunk→DOM p50 ms",
+    "p95_ms": "p95 ms",
+    "first_ms": "first chunk ms",
+    "page_ms_p50": "page ms per update (p50)",
+    "commits_per_update": "React commits per update",
+    "components_per_update": "components rendered per update",
+    "mutations_per_update": "DOM mutations per update",
+    "finished_renders": "finished messages: React renders",
+    "finished_mutations": "their DOM mutations",
+}
+
+
+def render_table(runs: dict[str, dict | None]) -> str:
+    """What the page did per update of the reply, by design, build and earlier messages."""
+    lines = [
+        f"| design, build | earlier messages | {' | '.join(RENDER_COLUMNS.values())} |",
+        f"|---|---:|{'---:|' * len(RENDER_COLUMNS)}",
+    ]
+    for name, b in runs.items():
+        for earlier in LABELS:
+            row = (b or {}).get(f"browser_{earlier}")
+            if row is not None:
+                cells = [fmt(row.get(key)) for key in RENDER_COLUMNS]
+                lines.append(f"| {name} | {earlier} | {' | '.join(cells)} |")
+    return "\n".join(lines)
+
+
 def targets(m: dict) -> dict[str, str]:
     seconds = m["reply_0"]["seconds"]
     return {
@@ -89,19 +172,26 @@ def targets(m: dict) -> dict[str, str]:
     }
 
 
-def fmt(value: float) -> str:
+def fmt(value: float | None) -> str:
+    if value is None:
+        return "n/a"
     return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
 
 
-def table(ours: dict, naive: dict, ours_b: dict, naive_b: dict, scaled: dict) -> str:
-    mine, theirs, goal = figures(ours, ours_b), figures(naive, naive_b), targets(ours)
+def table(
+    ours: dict, naive: dict, ours_b: dict, naive_b: dict, scaled: dict, ours_dev: dict
+) -> str:
+    mine = figures(ours, ours_b) | render_figures(ours_b, ours_dev)
+    theirs = figures(naive, naive_b) | render_figures(naive_b, None)
+    goal = targets(ours) | render_targets()
     lines = [
         "| figure | target | ours | naive | ours/naive |",
         "|---|---|---:|---:|---:|",
     ]
     for name, value in mine.items():
         other = theirs[name]
-        ratio = f"{value / other:.2g}" if other and "writes" not in name else "n/a"
+        both = value is not None and other and "writes" not in name and "% more" not in name
+        ratio = f"{value / other:.2g}" if both else "n/a"
         shown = fmt(other) if "writes" not in name else "n/a (no DB)"
         lines.append(f"| {name} | {goal.get(name, '')} | {fmt(value)} | {shown} | {ratio} |")
     lines.append(
@@ -187,13 +277,35 @@ def machine() -> str:
     )
 
 
-def plot(ours: dict, naive: dict, ours_b: dict, naive_b: dict, scaled: dict, path: Path) -> None:
+def plot_render(ax, runs: dict[str, dict | None]) -> None:
+    """chunk→DOM p50 and p95 by earlier messages, per design and build."""
+    sizes = list(LABELS)
+    for (name, b), colour in zip(runs.items(), ("C0", "C2", "C1"), strict=False):
+        for key, style in (("p50_ms", "o-"), ("p95_ms", "s--")):
+            shown = [(i, _at(b, n, key)) for i, n in enumerate(sizes) if _at(b, n, key)]
+            if shown:
+                x, y = zip(*shown, strict=True)
+                ax.plot(x, y, style, c=colour, label=f"{name} {key[:3]}")
+    ax.axhline(40, ls=":", c="gray")
+    ax.axhline(100, ls=":", c="gray")
+    ax.set_xticks(range(len(sizes)), [str(n) for n in sizes])
+    ax.set_yscale("log")
+    ax.set_xlabel("earlier messages in the chat")
+    ax.set_ylabel("chunk→DOM ms (targets 40 and 100)")
+    ax.set_title("One reply in Chromium, by chat length")
+    ax.legend(fontsize=7)
+
+
+def plot(
+    ours: dict, naive: dict, ours_b: dict, naive_b: dict, scaled: dict, path: Path, runs: dict
+) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (wire, load) = plt.subplots(1, 2, figsize=(12, 4.5))
+    fig, (wire, render, load) = plt.subplots(1, 3, figsize=(17, 4.5))
+    plot_render(render, runs)
     labels = ["payload\nempty", "payload\n50 earlier", "TCP\nempty", "TCP\n50 earlier"]
     for offset, (name, b) in zip((-0.2, 0.2), (("ours", ours_b), ("naive", naive_b)), strict=True):
         values = [
@@ -240,27 +352,36 @@ def main() -> None:
         return
     started = time.time()
     ours_b, naive_b = run("bench.browser", "ours"), run("bench.browser", "naive")
+    ours_dev = run("bench.browser", "ours", "dev")
+    runs = {"ours, production build": ours_b, "ours, dev server": ours_dev}
+    runs["naive, production build"] = naive_b
     ours = run("bench.measure", "ours", *map(str, STEPS["ours"]))
     naive = run("bench.measure", "naive", *map(str, STEPS["naive"]))
     scaled = run("bench.scaleout", *map(str, STEPS["scaleout"]))
     profiled = run("bench.profile", str(PROFILE_LOAD))
     signins = run("bench.signins")
-    text = table(ours, naive, ours_b, naive_b, scaled)
+    text = table(ours, naive, ours_b, naive_b, scaled, ours_dev)
     report = (
         f"# make bench, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\n\n"
         f"Machine: {machine()}. Whole run {time.time() - started:.0f} s.\n\n"
         "A 4,000-character reply as 1,000 chunks of 4 at 100/s (scripted model server); "
-        "'after 50 messages' = 50 earlier messages of 500 characters.\n\n"
+        "'after 50 messages' = 50 earlier messages of 500 characters (500: the naive design, "
+        "which resends them all with every chunk, runs 0 and 50 only).\n\n"
         f"{text}\n\n![plot](latest.png)\n\n"
+        "What the page did per update of the reply (bench/browser.py, counted in the page by "
+        "tests/e2e/render_probe.py: React commits and the components they rendered, DOM "
+        "mutations; page ms from the socket message to its commit; the finished messages' "
+        "renders and DOM mutations from the first update to the last):\n\n"
+        f"{render_table(runs)}\n\n"
         "Where a chunk's microseconds go (bench/profile.py):\n\n"
         f"{profile_table(profiled)}\n\n"
         "Sign-ins beside a streaming reply, on the same backend worker (bench/signins.py):\n\n"
         f"{sign_in_table(signins)}\n\n"
-        f"Raw: `{json.dumps({'ours': ours, 'naive': naive, 'ours_browser': ours_b, 'naive_browser': naive_b, 'scaleout': scaled, 'profile': profiled, 'signins': signins})}`\n"
+        f"Raw: `{json.dumps({'ours': ours, 'naive': naive, 'ours_browser': ours_b, 'ours_browser_dev': ours_dev, 'naive_browser': naive_b, 'scaleout': scaled, 'profile': profiled, 'signins': signins})}`\n"
     )
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "latest.md").write_text(report)
-    plot(ours, naive, ours_b, naive_b, scaled, RESULTS / "latest.png")
+    plot(ours, naive, ours_b, naive_b, scaled, RESULTS / "latest.png", runs)
     write_signins(signins)
     print(report.split("Raw:")[0])
     print(f"written to {RESULTS / 'latest.md'} and latest.png")

@@ -6,7 +6,7 @@
 // at `offset`. Each update from the server brings only the new chunk, so text already on
 // screen is never sent again. A chunk past the end of what this tab holds (a lost update)
 // calls `onGap`, and the server answers with a new `base`.
-import { useEffect, useRef, useState } from "react";
+import { memo, useEffect, useRef, useState } from "react";
 import ReactMarkdown from "react-markdown";
 import remarkGfm from "remark-gfm";
 import { PrismAsyncLight as SyntaxHighlighter } from "react-syntax-highlighter";
@@ -64,15 +64,20 @@ const components = {
   },
 };
 
+const remarkPlugins = [remarkGfm];
+
 // No rehype-raw: HTML in a message stays text (an <img> tag too); react-markdown drops
 // javascript: URLs. Nothing a message contains makes the browser fetch anything.
-function Markdown({ source }) {
+// Memoized on its text: a finished message is parsed once, never again when the list it is
+// in renders (a reply handed over, a message added) while its own text stays the same.
+const Markdown = memo(function Markdown({ source }) {
   return (
-    <ReactMarkdown remarkPlugins={[remarkGfm]} components={components}>
+    <ReactMarkdown remarkPlugins={remarkPlugins} components={components}>
       {source ?? ""}
     </ReactMarkdown>
   );
-}
+});
+Markdown.displayName = "Markdown";
 
 function LiveMarkdown({ base, chunk, offset, onGap }) {
   const held = useRef({ base: null, text: "" });

@@ -18,7 +18,12 @@ _SOURCE = "\n".join(
     if not line.startswith("import ")
 )
 _IMPORTS = {
-    "react": [ImportVar(tag="useEffect"), ImportVar(tag="useRef"), ImportVar(tag="useState")],
+    "react": [
+        ImportVar(tag="memo"),
+        ImportVar(tag="useEffect"),
+        ImportVar(tag="useRef"),
+        ImportVar(tag="useState"),
+    ],
     "react-markdown@10.1.0": ImportVar(tag="ReactMarkdown", is_default=True),
     "remark-gfm@4.0.1": ImportVar(tag="remarkGfm", is_default=True),
     "react-syntax-highlighter@16.1.2": ImportVar(tag="PrismAsyncLight", alias="SyntaxHighlighter"),

@@ -63,12 +63,22 @@ def _small_button(icon: str, label: str, testid: str, **props) -> rx.Component:
     )
 
 
-def _user_actions(message: MessageView) -> rx.Component:
+@rx.memo
+def _while_idle(children: rx.Var[rx.Component]) -> rx.Component:
+    """Its children while no reply streams in this tab. A component of its own, the only one
+    in a message that reads the live reply: the message list never renders again when the
+    live reply changes (per update), only this, in the one or two messages that have it."""
+    return rx.cond(LiveReply.message_id == "", rx.fragment(children))
+
+
+def _user_actions(message: MessageView, is_last_user) -> rx.Component:
     return rx.cond(
-        (message.id == ChatState.last_user_id) & (LiveReply.message_id == ""),
-        rx.el.div(
-            _small_button("pencil", "Edit", "edit", on_click=ChatState.start_edit(message.id)),
-            class_name="message-actions",
+        is_last_user,
+        _while_idle(
+            rx.el.div(
+                _small_button("pencil", "Edit", "edit", on_click=ChatState.start_edit(message.id)),
+                class_name="message-actions",
+            ),
         ),
     )
 
@@ -84,9 +94,11 @@ def _facts(message: MessageView) -> rx.Component:
 
 def _assistant_actions(message: MessageView, is_last) -> rx.Component:
     regenerate = rx.cond(
-        is_last & (message.status == "complete") & (LiveReply.message_id == ""),
-        _small_button(
-            "refresh-cw", "Regenerate", "regenerate", on_click=ChatState.retry(message.id)
+        is_last & (message.status == "complete"),
+        _while_idle(
+            _small_button(
+                "refresh-cw", "Regenerate", "regenerate", on_click=ChatState.retry(message.id)
+            ),
         ),
     )
     return rx.el.div(
@@ -123,13 +135,13 @@ def _edit_form(message: MessageView) -> rx.Component:
     )
 
 
-def _user_message(message: MessageView) -> rx.Component:
+def _user_message(message: MessageView, is_last_user, editing) -> rx.Component:
     return rx.cond(
-        ChatState.editing_id == message.id,
+        editing,
         _edit_form(message),
         rx.fragment(
             _content(rx.el.div(message.content, class_name="user-text")),
-            _user_actions(message),
+            _user_actions(message, is_last_user),
         ),
     )
 
@@ -145,18 +157,36 @@ def _assistant_message(message: MessageView, is_last) -> rx.Component:
 
 def _history_item(message: MessageView, index) -> rx.Component:
     is_last = (index == ChatState.messages.length() - 1) & (ChatState.recent.length() == 0)
-    return message_item(message, is_last)
+    return _item(message, is_last)
 
 
 def _recent_item(message: MessageView, index) -> rx.Component:
-    return message_item(message, index == ChatState.recent.length() - 1)
+    return _item(message, index == ChatState.recent.length() - 1)
 
 
-def message_item(message: MessageView, is_last) -> rx.Component:
+def _item(message: MessageView, is_last) -> rx.Component:
+    return message_item(
+        message=message,
+        is_last=is_last,
+        is_last_user=message.id == ChatState.last_user_id,
+        editing=ChatState.editing_id == message.id,
+    )
+
+
+@rx.memo
+def message_item(
+    message: rx.Var[MessageView],
+    is_last: rx.Var[bool],
+    is_last_user: rx.Var[bool],
+    editing: rx.Var[bool],
+) -> rx.Component:
+    """One message, a component of its own that reads no state: it renders again only when
+    its own props change (its message object keeps its identity while its data is the same),
+    not when the chat's list does (a message added, a reply handed over)."""
     return rx.el.div(
         rx.cond(
             message.role == "user",
-            _user_message(message),
+            _user_message(message, is_last_user, editing),
             _assistant_message(message, is_last),
         ),
         class_name=rx.cond(message.role == "user", "message user", "message assistant"),
@@ -207,8 +237,13 @@ def conversation() -> rx.Component:
                     class_name="empty-chat",
                 ),
             ),
-            rx.foreach(ChatState.messages, _history_item),
-            rx.foreach(ChatState.recent, _recent_item),
+            # The finished messages in a box of their own, each laid out on its own: as the
+            # live reply grows, the browser lays out and paints it, not the whole conversation.
+            rx.el.div(
+                rx.foreach(ChatState.messages, _history_item),
+                rx.foreach(ChatState.recent, _recent_item),
+                class_name="history",
+            ),
             live_reply(),
             class_name="conversation",
         ),

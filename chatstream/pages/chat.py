@@ -1,7 +1,7 @@
 """/ (a new chat) and /chat/<public id> (an existing one): the app's main screen."""
 
 import reflex as rx
-import reflex_local_auth
+from reflex_local_auth import LoginState
 
 from ..components.composer import composer
 from ..components.messages import conversation
@@ -63,14 +63,28 @@ def _screen() -> rx.Component:
     )
 
 
+def _signed_in(page: rx.Component) -> rx.Component:
+    """`page` for a signed-in tab; otherwise a placeholder that sends the tab to /login.
+
+    As reflex_local_auth's `require_login`, but it does not also wait for each page's
+    hydration: that one replaced the whole screen with the placeholder at every move from page
+    to page (a new chat taking its own page while its reply starts, another chat opened) and
+    then built it all again; this keeps the screen while the next page's state arrives.
+    """
+    return rx.cond(
+        LoginState.is_authenticated,
+        page,
+        rx.center(rx.text("Loading...", on_mount=LoginState.redir)),
+    )
+
+
 @rx.page(
     route="/",
     title="chatstream",
     on_load=[ChatState.new_chat, SidebarState.refresh, ChatSettingsState.load_models],
 )
-@reflex_local_auth.require_login
 def index() -> rx.Component:
-    return _screen()
+    return _signed_in(_screen())
 
 
 @rx.page(
@@ -78,6 +92,5 @@ def index() -> rx.Component:
     title="chatstream",
     on_load=[ChatState.open_chat, SidebarState.refresh, ChatSettingsState.load_models],
 )
-@reflex_local_auth.require_login
 def chat() -> rx.Component:
-    return _screen()
+    return _signed_in(_screen())

@@ -1,0 +1,59 @@
+"""While a reply streams, only the streaming message does work: the finished messages of the
+chat neither render again nor change in the DOM (tests/e2e/render_probe.py counts both)."""
+
+import reflex as rx
+from playwright.sync_api import expect
+from reflex_local_auth import LocalUser
+from sqlmodel import select
+
+from chatstream.models import Message
+from tests.e2e.conftest import last_reply, register, send
+from tests.e2e.render_probe import PROBE, per_update
+from tests.factories import make_chat
+from tests.fake_openai import Reply, words
+
+EARLIER = 20
+REPLY = "A reply that streams beside twenty finished messages, " * 12
+UPDATES = 5
+
+
+def seed_chat(username: str) -> str:
+    """A chat of `EARLIER` finished messages, in markdown, for the user `username`."""
+    with rx.session() as session:
+        user = session.exec(select(LocalUser).where(LocalUser.username == username)).one()
+    chat = make_chat(user, "Earlier")
+    with rx.session() as session:
+        for i in range(EARLIER):
+            role = ("user", "assistant")[i % 2]
+            text = f"Message {i}: **bold**, `code`, a [link](https://example.com/{i}).\n\n- a\n- b"
+            session.add(Message(chat_id=chat.id, role=role, content=text))
+        session.commit()
+    return chat.public_id
+
+
+def test_finished_messages_do_no_work_while_a_reply_streams(page, model):
+    model.on("beside twenty", Reply(chunks=words(REPLY, 3), delay=0.02))
+    page.context.add_init_script(PROBE)
+    chat = seed_chat(register(page))
+    page.goto(f"/chat/{chat}")
+    expect(page.get_by_test_id("message")).to_have_count(EARLIER)
+
+    send(page, "stream beside twenty please")
+    reply = last_reply(page)
+    expect(reply).to_have_attribute("data-status", "streaming")
+    expect(reply.get_by_test_id("message-content")).to_contain_text("A reply")
+    page.evaluate(
+        """n => { window.__probe.watch([...document.querySelectorAll('[data-testid="message"]')]
+                    .slice(0, n)); window.__probe.reset(); }""",
+        EARLIER,
+    )
+    page.wait_for_function(
+        "n => window.__probe.log.filter((row) => row[3]).length >= n", arg=UPDATES
+    )
+    work = per_update(page.evaluate("window.__probe.log"))
+
+    assert work["updates"] >= UPDATES
+    assert work["components_per_update"] >= 1 and work["mutations_per_update"] >= 1  # it sees
+    assert work["finished_renders"] == 0, work
+    assert work["finished_mutations"] == 0, work
+    expect(reply).to_have_attribute("data-status", "complete")
