@@ -5,6 +5,7 @@ import reflex as rx
 from ..state.chat import RETRYABLE, ChatState
 from ..state.live import LiveReply
 from ..state.views import MessageView
+from . import versions
 from .markdown import live_markdown, markdown
 
 
@@ -42,7 +43,7 @@ def _problem(message: MessageView, is_last) -> rx.Component:
         rx.hstack(
             rx.icon(rx.cond(message.status == "error", "circle-alert", "circle-pause"), size=16),
             rx.text(rx.cond(message.error != "", message.error, label), size="2"),
-            rx.cond(is_last, _retry(message)),
+            rx.cond(LiveReply.message_id == "", _retry(message)),  # any reply: a new version
             class_name=rx.cond(message.status == "error", "problem error", "problem"),
             align="center",
             wrap="wrap",
@@ -63,13 +64,14 @@ def _small_button(icon: str, label: str, testid: str, **props) -> rx.Component:
 
 
 def _user_actions(message: MessageView) -> rx.Component:
-    return rx.cond(
-        (message.id == ChatState.last_user_id) & (LiveReply.message_id == ""),
+    edit = rx.cond(
+        LiveReply.message_id == "",  # any user message: a new version
         rx.el.div(
             _small_button("pencil", "Edit", "edit", on_click=ChatState.start_edit(message.id)),
             class_name="message-actions",
         ),
     )
+    return rx.el.div(versions.switcher(message), edit, class_name="user-footer")
 
 
 def _facts(message: MessageView) -> rx.Component:
@@ -83,12 +85,13 @@ def _facts(message: MessageView) -> rx.Component:
 
 def _assistant_actions(message: MessageView, is_last) -> rx.Component:
     regenerate = rx.cond(
-        is_last & (message.status == "complete") & (LiveReply.message_id == ""),
+        (message.status == "complete") & (LiveReply.message_id == ""),  # any reply
         _small_button(
             "refresh-cw", "Regenerate", "regenerate", on_click=ChatState.retry(message.id)
         ),
     )
     return rx.el.div(
+        versions.switcher(message),
         rx.el.div(regenerate, class_name="message-actions"),
         _facts(message),
         class_name="reply-footer",
@@ -183,6 +186,7 @@ def live_reply() -> rx.Component:
                 class_name="streaming-indicator",
                 align="center",
             ),
+            versions.live_switcher(),
             class_name="message assistant streaming",
             custom_attrs=_attrs(
                 "message", role="assistant", status="streaming", message_id=LiveReply.message_id

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from .. import tree
 from ..models import Chat, Message
 
 
@@ -17,9 +18,16 @@ class MessageView:
     model: str = ""
     facts: str = ""
     """Model, tokens, time to first token and rate of a finished reply; "" if none."""
+    version: int = 0
+    """Which of its versions this message is (1-based), and how many there are; 0 when it
+    has no other version. `previous_id`, `next_id`: the versions beside it ("" at the ends)."""
+    versions: int = 0
+    previous_id: str = ""
+    next_id: str = ""
 
     @classmethod
-    def of(cls, message: Message) -> MessageView:
+    def of(cls, message: Message, place: VersionsView | None = None) -> MessageView:
+        place = place or VersionsView()
         return cls(
             id=message.public_id,
             role=message.role,
@@ -28,7 +36,41 @@ class MessageView:
             error=message.error or "",
             model=message.model or "",
             facts=reply_facts(message),
+            version=place.version,
+            versions=place.versions,
+            previous_id=place.previous_id,
+            next_id=place.next_id,
         )
+
+
+@dataclasses.dataclass
+class VersionsView:
+    """A message's place among its versions, as the page shows it (public ids only)."""
+
+    version: int = 0
+    versions: int = 0
+    previous_id: str = ""
+    next_id: str = ""
+
+
+def branch_views(branch: list[Message], messages: list[Message]) -> list[VersionsView]:
+    """The place among its versions of each message of `branch`, from all of the chat's
+    `messages` (a streaming reply counts as a version too)."""
+    places, public = tree.versions(messages), {m.id: m.public_id for m in messages}
+    views = []
+    for message in branch:
+        place = places.get(message.id)
+        views.append(
+            VersionsView(
+                version=place.number,
+                versions=place.count,
+                previous_id=public.get(place.previous, ""),
+                next_id=public.get(place.next, ""),
+            )
+            if place
+            else VersionsView()
+        )
+    return views
 
 
 def reply_facts(message: Message) -> str:
