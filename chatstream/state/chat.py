@@ -153,7 +153,11 @@ class ChatState(rx.State):
         elif news and mine is not None and (reply := by_public.get(news)) is not None:
             continues = any(m.id == mine.id for m in tree.path(messages, reply.id))
             leaf_id = reply.id if continues else mine.id
-        return await self._show(chat, messages, leaf_id)
+        editing = self.editing_id
+        follow = await self._show(chat, messages, leaf_id)
+        if news and any(m.id == editing for m in self._all()):
+            self.editing_id = editing  # news from elsewhere does not close this tab's editor
+        return follow
 
     @rx.event
     async def open_chat(self):
