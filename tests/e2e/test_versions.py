@@ -64,7 +64,8 @@ def test_editing_the_first_message_of_a_long_chat_starts_a_new_branch(page, mode
     for n in range(1, 5):
         model.on(f"long chat q{n}", Reply(chunks=[f"Answer {n}."]))
         send(page, f"long chat q{n}")
-        expect(last_reply(page)).to_have_attribute("data-status", "complete")
+        expect(page.get_by_test_id("message")).to_have_count(2 * n)  # its reply is there…
+        expect(last_reply(page)).to_have_attribute("data-status", "complete")  # …and ended
         expect(last_reply(page).get_by_test_id("message-content")).to_have_text(f"Answer {n}.")
     model.on("a new start", Reply(chunks=["A new answer."]))
 
