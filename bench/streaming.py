@@ -39,9 +39,15 @@ def _seed_ours(user_id: int, earlier: int) -> str:
 
     chat = make_chat(Owner, "bench")
     with rx.session() as session:
+        parent_id = None  # one branch: each message follows the one before it
         for i in range(earlier):
             role = ("user", "assistant")[i % 2]
-            session.add(Message(chat_id=chat.id, role=role, content=reply_text(500, seed=i)))
+            message = Message(
+                chat_id=chat.id, parent_id=parent_id, role=role, content=reply_text(500, seed=i)
+            )
+            session.add(message)
+            session.flush()
+            parent_id = message.id
         session.commit()
     return chat.public_id
 

@@ -208,6 +208,7 @@ SURFACE: dict[str, dict[str, Kind]] = {
     },
     _event(ChatState, "stop"): {},
     _event(ChatState, "retry"): {"reply_id": ID},
+    _event(ChatState, "show_version"): {"message_id": ID},
     _event(ChatState, "start_edit"): {"message_id": ID},
     _event(ChatState, "cancel_edit"): {},
     _event(ChatState, "save_edit"): {"form_data": Form({"text": MESSAGE_FIELD_CHARS})},

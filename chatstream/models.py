@@ -42,6 +42,10 @@ class Chat(SQLModel, table=True):
     """The model that writes this chat's next reply; None: the configured one."""
     system_prompt: str | None = Field(default=None, sa_type=sa.Text)
     """This chat's system prompt; None: the app's default, "" none at all."""
+    current_leaf_id: int | None = Field(default=None)
+    """The last message of the branch the chat shows (its messages form a tree, see
+    `Message.parent_id`); None: the newest message. No foreign key: a chat and its messages
+    would then refer to each other, and deleting the chat would have to break the cycle."""
     created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
     updated_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp(index=True))
 
@@ -61,6 +65,9 @@ class Message(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     public_id: str = Field(default_factory=new_public_id, unique=True, index=True, max_length=32)
     chat_id: int = Field(foreign_key="chat.id", index=True)
+    parent_id: int | None = Field(default=None, foreign_key="message.id", index=True)
+    """The message this one answers or follows; None for a first message. Messages with
+    the same parent are versions of each other (a regenerated reply, an edited message)."""
     role: str = Field(max_length=16)
     content: str = Field(default="", sa_type=sa.Text)
     """The answer (of a reply); the model's thinking is in `reasoning`."""

@@ -12,7 +12,7 @@ from reflex_local_auth.auth_session import LocalAuthSession
 from reflex_local_auth.user import LocalUser
 from sqlmodel import Session, col, select
 
-from . import database, limits  # noqa: F401  (database: SQLite's WAL and busy timeout)
+from . import database, limits, tree  # noqa: F401  (database: SQLite's WAL and busy timeout)
 from .models import Chat, Message, Status, utcnow
 
 TITLE_CHARS = 60
@@ -207,13 +207,28 @@ def list_messages(*, session: Session, chat_id: int) -> list[Message]:
     )
 
 
-def first_messages(*, session: Session, chat_id: int, count: int) -> list[Message]:
-    """The chat's first `count` messages, oldest first, however long the chat."""
-    return list(
-        session.exec(
-            select(Message).where(Message.chat_id == chat_id).order_by(col(Message.id)).limit(count)
+def first_exchange_question(*, session: Session, chat_id: int) -> Message | None:
+    """The chat's first message: the first of its first versions (what titles it)."""
+    return session.exec(
+        select(Message)
+        .where(Message.chat_id == chat_id, col(Message.parent_id).is_(None))
+        .order_by(col(Message.id))
+        .limit(1)
+    ).first()
+
+
+def first_complete_reply(*, session: Session, question: Message) -> Message | None:
+    """The first version of the replies to `question` that completed."""
+    return session.exec(
+        select(Message)
+        .where(
+            Message.parent_id == question.id,
+            Message.status == Status.COMPLETE.value,
+            col(Message.streaming).is_(False),
         )
-    )
+        .order_by(col(Message.id))
+        .limit(1)
+    ).first()
 
 
 def get_message(*, session: Session, message_id: int) -> Message | None:
@@ -227,11 +242,17 @@ def streaming_message(*, session: Session, chat_id: int) -> Message | None:
 
 
 def _open_reply(
-    *, session: Session, chat: Chat, model: str, max_streams: int | None = None
+    *,
+    session: Session,
+    chat: Chat,
+    model: str,
+    parent_id: int | None,
+    max_streams: int | None = None,
 ) -> Message:
-    """Commit a new streaming reply with whatever the session holds, or nothing: at most
-    one streams per chat (`ReplyInProgress`), `max_streams` per user (`TooManyStreams`;
-    None: the setting), counted under a lock on the user in this same transaction."""
+    """Commit a new streaming reply to `parent_id`, as the chat's current leaf, with whatever
+    the session holds, or nothing: at most one streams per chat (`ReplyInProgress`),
+    `max_streams` per user (`TooManyStreams`; None: the setting), counted under a lock on the
+    user in this same transaction."""
     try:
         limits.admit_stream(session=session, owner_id=chat.owner_id, limit=max_streams)
     except limits.TooManyStreams:
@@ -239,6 +260,7 @@ def _open_reply(
         raise
     reply = Message(
         chat_id=chat.id,
+        parent_id=parent_id,
         role="assistant",
         content="",
         streaming=True,
@@ -246,63 +268,126 @@ def _open_reply(
         model=without_nul(model),
     )
     session.add(reply)
-    chat.updated_at = utcnow()
-    session.add(chat)
     try:
-        session.commit()
+        session.flush()
     except sa.exc.IntegrityError as exc:  # the one-streaming-reply-per-chat index
         session.rollback()
         raise ReplyInProgress from exc
+    chat.current_leaf_id, chat.updated_at = reply.id, utcnow()
+    session.add(chat)
+    session.commit()
     session.refresh(reply)
     return reply
 
 
+def branch(*, session: Session, chat: Chat) -> list[Message]:
+    """The messages the chat shows: its current branch, first message first."""
+    return tree.current_branch(
+        list_messages(session=session, chat_id=chat.id), chat.current_leaf_id
+    )
+
+
+def chat_message(*, session: Session, chat: Chat, public_id: str) -> Message | None:
+    """The message with this public id if it is one of `chat`'s; None otherwise."""
+    return session.exec(
+        select(Message).where(Message.public_id == public_id, Message.chat_id == chat.id)
+    ).first()
+
+
 def start_exchange(
-    *, session: Session, chat: Chat, user_text: str, model: str, max_streams: int | None = None
+    *,
+    session: Session,
+    chat: Chat,
+    user_text: str,
+    model: str,
+    after: Message | None = None,
+    max_streams: int | None = None,
 ) -> tuple[Message, Message]:
-    """Save the user's message and an empty streaming reply, atomically: if a reply already
-    streams in the chat, the one-streaming-reply index refuses both (`ReplyInProgress`), and
-    so does the user's limit of replies streaming at once (`limits.TooManyStreams`)."""
-    user_message = Message(chat_id=chat.id, role="user", content=without_nul(user_text))
+    """Save the user's message, following `after` (None: the chat's current leaf), and an
+    empty streaming reply to it, atomically: if a reply already streams in the chat, the
+    one-streaming-reply index refuses both (`ReplyInProgress`), and so does the user's limit
+    of replies streaming at once (`limits.TooManyStreams`)."""
+    if after is None:
+        shown = branch(session=session, chat=chat)
+        parent_id = shown[-1].id if shown else None
+    else:
+        parent_id = after.id
+    return _ask(
+        session=session,
+        chat=chat,
+        parent_id=parent_id,
+        text=user_text,
+        model=model,
+        max_streams=max_streams,
+    )
+
+
+def _ask(
+    *,
+    session: Session,
+    chat: Chat,
+    parent_id: int | None,
+    text: str,
+    model: str,
+    max_streams: int | None,
+) -> tuple[Message, Message]:
+    user_message = Message(
+        chat_id=chat.id, parent_id=parent_id, role="user", content=without_nul(text)
+    )
     session.add(user_message)
-    reply = _open_reply(session=session, chat=chat, model=model, max_streams=max_streams)
+    session.flush()
+    reply = _open_reply(
+        session=session, chat=chat, model=model, parent_id=user_message.id, max_streams=max_streams
+    )
     session.refresh(user_message)
     return user_message, reply
 
 
-def replace_reply(
+def new_version(
     *,
     session: Session,
     chat: Chat,
-    after: Message,
+    of: Message,
     model: str,
     text: str | None = None,
     max_streams: int | None = None,
-) -> Message:
-    """Drop every message after `after` (a user message, its text changed to `text` if
-    given) and open a new streaming reply to it: Retry, Regenerate and Edit. Refused as
-    `start_exchange` is, with nothing changed."""
-    # Checked first: the delete below would otherwise remove the streaming reply itself.
-    if streaming_message(session=session, chat_id=chat.id) is not None:
-        raise ReplyInProgress
-    if text is not None:
-        after.content = without_nul(text)
-        session.add(after)
-    session.exec(
-        sa.delete(Message).where(col(Message.chat_id) == chat.id, col(Message.id) > after.id)
+) -> tuple[Message | None, Message]:
+    """A new version beside `of`, nothing deleted, as the chat's current branch: a reply
+    (`of` a reply: Retry, Regenerate), or a user message with `text` and a reply to it (`of`
+    a user message: Edit). Returns (the new user message or None, the new streaming reply);
+    refused as `start_exchange` is, with nothing changed."""
+    if of.role == "user":
+        if text is None:
+            raise ValueError("a new version of a user message needs its text")
+        return _ask(
+            session=session,
+            chat=chat,
+            parent_id=of.parent_id,
+            text=text,
+            model=model,
+            max_streams=max_streams,
+        )
+    reply = _open_reply(
+        session=session, chat=chat, model=model, parent_id=of.parent_id, max_streams=max_streams
     )
-    return _open_reply(session=session, chat=chat, model=model, max_streams=max_streams)
+    return None, reply
+
+
+def switch_branch(*, session: Session, chat: Chat, to: Message) -> Message:
+    """Show the branch through `to` (one of the chat's messages): its newest message under
+    it becomes the chat's current leaf. Returns that leaf."""
+    messages = list_messages(session=session, chat_id=chat.id)
+    leaf_id = tree.newest_leaf(messages, to.id)
+    chat.current_leaf_id = leaf_id
+    session.add(chat)
+    session.commit()
+    return next(m for m in messages if m.id == leaf_id)
 
 
 def history_before(*, session: Session, message: Message) -> list[Message]:
-    """The chat's messages before `message`, oldest first: what the model is asked to continue."""
-    return list(
-        session.exec(
-            select(Message)
-            .where(Message.chat_id == message.chat_id, col(Message.id) < message.id)
-            .order_by(col(Message.id))
-        )
-    )
+    """The branch above `message`, first message first: exactly what the model is asked to
+    continue (no other version of anything)."""
+    return tree.path(list_messages(session=session, chat_id=message.chat_id), message.parent_id)
 
 
 def checkpoint(*, session: Session, message_id: int, content: str) -> bool:
@@ -435,9 +520,13 @@ def import_chat(
     messages: Iterable[Mapping[str, object]],
     model: str | None = None,
     system_prompt: str | None = None,
+    current: int | None = None,
 ) -> Chat:
-    """A new chat with these messages (role, content, status, model, created_at), in one
-    transaction: a failure creates nothing. None of them streams."""
+    """A new chat with these messages (role, content, status, model, created_at, and
+    `parent`: the index of an earlier message in `messages`, or None for a first message;
+    without `parent`, each message follows the one before it), in one transaction: a failure
+    creates nothing. None of them streams. `current`: the index of the message whose branch
+    the chat shows (its newest message under it); None: the newest message."""
     chat = Chat(
         owner_id=owner_id,
         title=_one_line(title) or "Imported chat",
@@ -446,9 +535,23 @@ def import_chat(
     )
     session.add(chat)
     session.flush()
-    for fields in messages:
+    rows: list[Message] = []
+    for index, fields in enumerate(messages):
         cleaned = {k: without_nul(v) if isinstance(v, str) else v for k, v in fields.items()}
-        session.add(Message(chat_id=chat.id, **{**cleaned, "streaming": False}))
+        parent = cleaned.pop("parent", index - 1 if index else None)
+        if parent is not None and not 0 <= parent < index:
+            raise ValueError(f"message {index} follows no earlier message")
+        row = Message(
+            chat_id=chat.id,
+            parent_id=rows[parent].id if parent is not None else None,
+            **{**cleaned, "streaming": False},
+        )
+        session.add(row)
+        session.flush()
+        rows.append(row)
+    shown = rows[current].id if current is not None else None
+    chat.current_leaf_id = tree.newest_leaf(rows, shown)
+    session.add(chat)
     session.commit()
     session.refresh(chat)
     return chat

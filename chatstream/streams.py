@@ -87,6 +87,8 @@ WATCH_BUFFER = 8
 TITLE_CHANGED = ":title"
 """News of a chat whose title changed (the model wrote one), instead of a reply id; public
 ids never contain a colon."""
+BRANCH_CHANGED = ":branch"
+"""News of a chat whose current branch was switched (a version chosen in some tab)."""
 
 
 class Hub:

@@ -84,19 +84,23 @@ class _FirstExchange:
 
 
 def _first_exchange(reply_id: int) -> _FirstExchange | None:
-    """The chat's first exchange if `reply_id` is its first reply, complete, and the chat
-    still has its automatic title; else None."""
+    """The chat's first exchange if `reply_id` is its first complete reply to its first
+    message (the first exchange of the first branch), and the chat still has its automatic
+    title; else None."""
     with rx.session() as session:
         reply = repository.get_message(session=session, message_id=reply_id)
         if reply is None or reply.streaming or reply.status != Status.COMPLETE.value:
             return None
-        first = repository.first_messages(session=session, chat_id=reply.chat_id, count=2)
-        if [m.role for m in first] != ["user", "assistant"] or first[1].id != reply_id:
+        question = repository.first_exchange_question(session=session, chat_id=reply.chat_id)
+        if question is None or question.id != reply.parent_id:
+            return None
+        first_reply = repository.first_complete_reply(session=session, question=question)
+        if first_reply is None or first_reply.id != reply_id:
             return None
         chat = repository.chat_of(session=session, message=reply)
-        if chat is None or chat.title != repository.title_from(first[0].content):
+        if chat is None or chat.title != repository.title_from(question.content):
             return None  # renamed by the user, or imported with a title of its own
-        return _FirstExchange(chat.id, chat.public_id, chat.title, first[0].content, reply.content)
+        return _FirstExchange(chat.id, chat.public_id, chat.title, question.content, reply.content)
 
 
 def _set_title(chat_id: int, expected: str, title: str) -> bool:

@@ -1,12 +1,19 @@
-"""Export a chat as Markdown or as JSON, and check a JSON file before importing it.
+"""Export a chat as Markdown (the branch it shows) or as JSON (its whole tree), and check a
+JSON file before importing it.
 
-The JSON format (version 1):
+The JSON format (version 2):
 
-    {"format": "chatstream.chat", "version": 1, "title": "…", "exported_at": "ISO 8601",
+    {"format": "chatstream.chat", "version": 2, "title": "…", "exported_at": "ISO 8601",
      "model": "…" | null, "system_prompt": "…" | null,      (the chat's own; optional)
-     "messages": [{"role": "user" | "assistant", "content": "…", "status": "complete" | …,
+     "current": 4,           (the id of the message whose branch the chat shows; optional)
+     "messages": [{"id": 1, "parent": null | <the id of an earlier message>,
+                   "role": "user" | "assistant", "content": "…", "status": "complete" | …,
                    "model": "…" | null, "created_at": "ISO 8601",
                    "reasoning": "…"}]}                   (a reply's thinking; optional)
+
+Ids are numbers of the file's own (1, 2, 3… in the order written), never database ids.
+Messages with the same parent are versions of each other. Version 1 files (no ids, no
+parents, no current) still import, as one branch: each message follows the one before it.
 
 Import is the inverse, checked by `parse_import` alone (pure, no database): anything it
 refuses raises `ImportRefused` with a sentence for the user, and nothing is created. An
@@ -28,7 +35,8 @@ from .settings import MAX_MESSAGE_CHARS, SYSTEM_PROMPT_CHARS
 log = logging.getLogger(__name__)
 
 FORMAT = "chatstream.chat"
-VERSION = 1
+VERSION = 2
+READS = (1, 2)
 MAX_FILE_BYTES = 2 * 1024 * 1024
 UPLOAD_OVERHEAD_BYTES = 64 * 1024
 """What a multipart upload of one file adds around it (boundaries, part headers, the event
@@ -57,6 +65,8 @@ class ExportedMessage:
     created_at: datetime
     reasoning: str = ""
     """A reply's thinking before its answer ("" none); older files have none."""
+    parent: int | None = None
+    """The index in the chat's messages of the message this one follows; None: a first one."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,6 +76,8 @@ class ImportedChat:
     model: str | None = None
     """The chat's own model and system prompt (None: the app's)."""
     system_prompt: str | None = None
+    current: int | None = None
+    """The index of the message whose branch the chat shows; None: its newest message."""
 
 
 def to_json(
@@ -75,7 +87,9 @@ def to_json(
     exported_at: datetime,
     model: str | None = None,
     system_prompt: str | None = None,
+    current: int | None = None,
 ) -> str:
+    """The whole tree: `messages` in the order written (a parent before its children)."""
     return json.dumps(
         {
             "format": FORMAT,
@@ -84,8 +98,11 @@ def to_json(
             "exported_at": exported_at.isoformat(),
             "model": model,
             "system_prompt": system_prompt,
+            "current": None if current is None else current + 1,
             "messages": [
                 {
+                    "id": index + 1,
+                    "parent": None if m.parent is None else m.parent + 1,
                     "role": m.role,
                     "content": m.content,
                     "status": m.status,
@@ -93,7 +110,7 @@ def to_json(
                     "created_at": m.created_at.isoformat(),
                     **({"reasoning": m.reasoning} if m.reasoning else {}),
                 }
-                for m in messages
+                for index, m in enumerate(messages)
             ],
         },
         ensure_ascii=False,
@@ -102,6 +119,7 @@ def to_json(
 
 
 def to_markdown(*, title: str, messages: Sequence[ExportedMessage]) -> str:
+    """A transcript of `messages` (the branch the chat shows)."""
     parts = [f"# {title}"]
     for m in messages:
         parts.append(f"**{LABELS.get(m.role, m.role)}**")
@@ -131,9 +149,10 @@ def parse_import(data: bytes) -> ImportedChat:
         raise ImportRefused("The file is not JSON.") from None
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise ImportRefused(f'This is not a chatstream chat (no "format": "{FORMAT}").')
-    if document.get("version") != VERSION or isinstance(document.get("version"), bool):
+    version = document.get("version")
+    if version not in READS or isinstance(version, bool):
         raise ImportRefused(
-            f"Unsupported version {document.get('version')!r}; this app reads version {VERSION}."
+            f"Unsupported version {version!r}; this app reads versions 1 and {VERSION}."
         )
     title = document.get("title")
     if not isinstance(title, str) or not title.strip():
@@ -144,12 +163,45 @@ def parse_import(data: bytes) -> ImportedChat:
     if len(messages) > MAX_MESSAGES:
         raise ImportRefused(f"Too many messages ({len(messages):,}; at most {MAX_MESSAGES:,}).")
     parsed = [_message(index + 1, item) for index, item in enumerate(messages)]
+    current = None
+    if version == 1:  # one branch: each message follows the one before it
+        parsed = [dataclasses.replace(m, parent=i - 1 if i else None) for i, m in enumerate(parsed)]
+    else:
+        parsed, current = _tree(parsed, messages, document)
     return ImportedChat(
         title=" ".join(title.split())[:MAX_TITLE_CHARS],
         messages=parsed,
+        current=current,
         model=_optional_text(document, "model", 200) or None,
         system_prompt=_optional_text(document, "system_prompt", SYSTEM_PROMPT_CHARS),
     )
+
+
+def _tree(
+    parsed: list[ExportedMessage], items: list[dict], document: dict
+) -> tuple[list[ExportedMessage], int | None]:
+    """Version 2: the parents as indexes (each an earlier message's id), and the current one."""
+    index_of: dict[int, int] = {}
+    tree = []
+    for index, (message, item) in enumerate(zip(parsed, items, strict=True)):
+        where = f"Message {index + 1}"
+        number, parent = item.get("id"), item.get("parent")
+        if not _is_id(number) or number in index_of:
+            raise ImportRefused(f'{where}: "id" must be a number no other message has.')
+        if parent is not None and (not _is_id(parent) or parent not in index_of):
+            raise ImportRefused(f'{where}: "parent" must be null or the id of an earlier message.')
+        index_of[number] = index
+        tree.append(
+            dataclasses.replace(message, parent=None if parent is None else index_of[parent])
+        )
+    current = document.get("current")
+    if current is not None and (not _is_id(current) or current not in index_of):
+        raise ImportRefused('"current" must be null or the id of a message.')
+    return tree, None if current is None else index_of[current]
+
+
+def _is_id(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _optional_text(document: dict, name: str, limit: int) -> str | None:

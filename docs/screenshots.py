@@ -84,6 +84,16 @@ def main() -> None:
             page.wait_for_timeout(300)
             page.screenshot(path=OUT / "models.png")
             page.keyboard.press("Escape")
+            new_chat(page)
+            kite = model.on("kite", Reply(chunks=words("**Blue**, like a clear sky.", 4)))
+            send(page, "Pick a colour for a kite")
+            expect(last_reply(page)).to_have_attribute("data-status", "complete")
+            kite.chunks = words("**Orange**: it stands out against a blue sky and green fields.", 4)
+            last_reply(page).get_by_test_id("regenerate").click()
+            expect(last_reply(page).get_by_test_id("version-label")).to_have_text("2/2")
+            expect(last_reply(page)).to_have_attribute("data-status", "complete")
+            page.wait_for_timeout(300)
+            page.screenshot(path=OUT / "versions.png")
             thinking(page)
 
             phone = browser.new_context(

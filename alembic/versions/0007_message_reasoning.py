@@ -5,7 +5,7 @@ Plain `ADD COLUMN`s (no table rebuild on SQLite, which would drop the search tri
 search index covers `content` alone, so reasoning is never searched.
 
 Revision ID: 0007_message_reasoning
-Revises: 0005_chat_settings
+Revises: 0006_message_tree
 Create Date: 2026-11-27 09:00:00
 
 """
@@ -16,7 +16,7 @@ from alembic import op
 import sqlalchemy as sa
 
 revision: str = "0007_message_reasoning"
-down_revision: Union[str, Sequence[str], None] = "0005_chat_settings"
+down_revision: Union[str, Sequence[str], None] = "0006_message_tree"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 

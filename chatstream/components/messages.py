@@ -5,6 +5,7 @@ import reflex as rx
 from ..state.chat import RETRYABLE, ChatState
 from ..state.live import LiveReply
 from ..state.views import MessageView
+from . import versions
 from .markdown import live_markdown, markdown
 from .reasoning import live_reasoning, reasoning_block
 
@@ -31,7 +32,7 @@ def _retry(message: MessageView) -> rx.Component:
 RETRYABLE_VAR = rx.Var.create(sorted(RETRYABLE))
 
 
-def _problem(message: MessageView, is_last) -> rx.Component:
+def _problem(message: MessageView) -> rx.Component:
     label = rx.match(
         message.status,
         ("stopped", "Stopped."),
@@ -43,7 +44,7 @@ def _problem(message: MessageView, is_last) -> rx.Component:
         rx.hstack(
             rx.icon(rx.cond(message.status == "error", "circle-alert", "circle-pause"), size=16),
             rx.text(rx.cond(message.error != "", message.error, label), size="2"),
-            rx.cond(is_last, _retry(message)),
+            _while_idle(_retry(message)),  # any reply: a new version
             class_name=rx.cond(message.status == "error", "problem error", "problem"),
             align="center",
             wrap="wrap",
@@ -67,20 +68,18 @@ def _small_button(icon: str, label: str, testid: str, **props) -> rx.Component:
 def _while_idle(children: rx.Var[rx.Component]) -> rx.Component:
     """Its children while no reply streams in this tab. A component of its own, the only one
     in a message that reads the live reply: the message list never renders again when the
-    live reply changes (per update), only this, in the one or two messages that have it."""
+    live reply changes (per update), only this, in the messages that have it."""
     return rx.cond(LiveReply.message_id == "", rx.fragment(children))
 
 
-def _user_actions(message: MessageView, is_last_user) -> rx.Component:
-    return rx.cond(
-        is_last_user,
-        _while_idle(
-            rx.el.div(
-                _small_button("pencil", "Edit", "edit", on_click=ChatState.start_edit(message.id)),
-                class_name="message-actions",
-            ),
+def _user_actions(message: MessageView) -> rx.Component:
+    edit = _while_idle(  # any user message: a new version
+        rx.el.div(
+            _small_button("pencil", "Edit", "edit", on_click=ChatState.start_edit(message.id)),
+            class_name="message-actions",
         ),
     )
+    return rx.el.div(versions.switcher(message), edit, class_name="user-footer")
 
 
 def _facts(message: MessageView) -> rx.Component:
@@ -94,7 +93,7 @@ def _facts(message: MessageView) -> rx.Component:
 
 def _assistant_actions(message: MessageView, is_last) -> rx.Component:
     regenerate = rx.cond(
-        is_last & (message.status == "complete"),
+        message.status == "complete",  # any reply: a new version
         _while_idle(
             _small_button(
                 "refresh-cw", "Regenerate", "regenerate", on_click=ChatState.retry(message.id)
@@ -102,6 +101,7 @@ def _assistant_actions(message: MessageView, is_last) -> rx.Component:
         ),
     )
     return rx.el.div(
+        versions.switcher(message),
         rx.el.div(regenerate, class_name="message-actions"),
         _facts(message),
         class_name="reply-footer",
@@ -135,13 +135,13 @@ def _edit_form(message: MessageView) -> rx.Component:
     )
 
 
-def _user_message(message: MessageView, is_last_user, editing) -> rx.Component:
+def _user_message(message: MessageView, editing) -> rx.Component:
     return rx.cond(
         editing,
         _edit_form(message),
         rx.fragment(
             _content(rx.el.div(message.content, class_name="user-text")),
-            _user_actions(message, is_last_user),
+            _user_actions(message),
         ),
     )
 
@@ -150,7 +150,7 @@ def _assistant_message(message: MessageView, is_last) -> rx.Component:
     return rx.fragment(
         reasoning_block(message),
         _content(markdown(source=message.content)),
-        _problem(message, is_last),
+        _problem(message),
         _assistant_actions(message, is_last),
     )
 
@@ -168,7 +168,6 @@ def _item(message: MessageView, is_last) -> rx.Component:
     return message_item(
         message=message,
         is_last=is_last,
-        is_last_user=message.id == ChatState.last_user_id,
         editing=ChatState.editing_id == message.id,
     )
 
@@ -177,7 +176,6 @@ def _item(message: MessageView, is_last) -> rx.Component:
 def message_item(
     message: rx.Var[MessageView],
     is_last: rx.Var[bool],
-    is_last_user: rx.Var[bool],
     editing: rx.Var[bool],
 ) -> rx.Component:
     """One message, a component of its own that reads no state: it renders again only when
@@ -186,7 +184,7 @@ def message_item(
     return rx.el.div(
         rx.cond(
             message.role == "user",
-            _user_message(message, is_last_user, editing),
+            _user_message(message, editing),
             _assistant_message(message, is_last),
         ),
         class_name=rx.cond(message.role == "user", "message user", "message assistant"),
@@ -216,6 +214,7 @@ def live_reply() -> rx.Component:
                 class_name="streaming-indicator",
                 align="center",
             ),
+            versions.live_switcher(),
             class_name="message assistant streaming",
             custom_attrs=_attrs(
                 "message", role="assistant", status="streaming", message_id=LiveReply.message_id

@@ -1,25 +1,28 @@
-"""The open chat: its messages; sending, stopping, retrying and editing replies."""
+"""The open chat: the branch it shows; sending, stopping, retrying, editing, switching versions."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 import reflex as rx
 
-from .. import jobs, limits, repository
+from .. import jobs, limits, repository, tree
 from ..models import Chat, Message, Status
 from ..settings import MAX_MESSAGE_CHARS, get_settings
-from ..streams import TITLE_CHANGED, get_hub
+from ..streams import BRANCH_CHANGED, TITLE_CHANGED, get_hub
 from .live import LiveReply
 from .session import current_user_id
-from .views import MessageView
+from .views import MessageView, VersionsView, branch_views
 
 COMPOSER_ID = "composer"
 CHAT_ROUTE_PREFIX = "/chat/"
 RECENT_LIMIT = 40
 BUSY = "A reply is still being written in this chat. Stop it or wait."
 RETRYABLE = {Status.ERROR.value, Status.STOPPED.value, Status.INTERRUPTED.value}
-"""Reply statuses offered a Retry; a complete last reply is offered Regenerate."""
+"""Reply statuses offered a Retry; a complete reply is offered Regenerate."""
+SEARCHED_MESSAGE = "m"
+"""The query parameter of a search result: the message found, whose branch the chat opens."""
 
 
 WATCH_CHECK_SECONDS = 15.0
@@ -36,6 +39,10 @@ def _tab_is_here(token: str) -> bool:
     manager = namespace._token_manager  # Reflex keeps which worker holds each socket here
     record = manager.token_to_socket.get(token)
     return record is not None and record.instance_id == manager.instance_id
+
+
+def _leaf_of(chat: Chat | None) -> int | None:
+    return chat.current_leaf_id if chat else None
 
 
 def _model_of(chat: Chat) -> str:
@@ -56,10 +63,14 @@ class ChatState(rx.State):
     notice: str = ""
     editing_id: str = ""
     """The user message being edited, if any."""
-
-    @rx.var
-    def last_user_id(self) -> str:
-        return next((m.id for m in reversed(self._all()) if m.role == "user"), "")
+    live_version: int = 0
+    """The streaming reply's place among its versions (as MessageView's fields)."""
+    live_versions: int = 0
+    live_previous_id: str = ""
+    live_next_id: str = ""
+    _leaf: str = ""
+    """The last message of the branch this tab shows (its streaming reply, if any)."""
+    _live_place: VersionsView | None = None
 
     def _all(self) -> list[MessageView]:
         return [*self.messages, *self.recent]
@@ -69,6 +80,8 @@ class ChatState(rx.State):
 
     def _put_message(self, view: MessageView) -> None:
         """Add a message to the chat, or replace the one with the same id."""
+        if view.id == self._leaf and not view.versions and self._live_place is not None:
+            view = dataclasses.replace(view, **dataclasses.asdict(self._live_place))
         for messages in (self.messages, self.recent):
             for index, existing in enumerate(messages):
                 if existing.id == view.id:
@@ -89,7 +102,14 @@ class ChatState(rx.State):
             return None
         return repository.get_chat(session=session, owner_id=user_id, public_id=public_id)
 
-    async def _show(self, chat: Chat | None, messages: list[Message]):
+    def _set_live_place(self, place: VersionsView) -> None:
+        self._live_place = place
+        self.live_version, self.live_versions = place.version, place.versions
+        self.live_previous_id, self.live_next_id = place.previous_id, place.next_id
+
+    async def _show(self, chat: Chat | None, messages: list[Message], leaf_id: int | None = None):
+        """Show the chat's branch to `leaf_id` (None: its current one); the follower to
+        start, if that branch ends in a streaming reply."""
         from .chat_settings import ChatSettingsState
 
         live = await self.get_state(LiveReply)
@@ -97,28 +117,73 @@ class ChatState(rx.State):
         self.notice, self.editing_id = "", ""
         self.not_found = chat is None and bool(self.public_id)
         self.title = chat.title if chat else ""
-        self._set_all([MessageView.of(m) for m in messages if not m.streaming])
-        streaming = next((m for m in messages if m.streaming), None)
-        if streaming is None:
+        branch = tree.current_branch(messages, leaf_id if leaf_id else _leaf_of(chat))
+        places = branch_views(branch, messages)
+        self._leaf = branch[-1].public_id if branch else ""
+        self._set_all(
+            [
+                MessageView.of(m, place)
+                for m, place in zip(branch, places, strict=True)
+                if not m.streaming
+            ]
+        )
+        if not branch or not branch[-1].streaming:  # a reply on another branch goes on unseen
+            self._set_live_place(VersionsView())
             live._clear()
             return None
-        live._show(streaming)
+        self._set_live_place(places[-1])
+        live._show(branch[-1])
         return LiveReply.follow
 
-    async def _load(self):
-        """Show this tab's chat as the database has it; the follower to start, if any."""
+    async def _load(self, news: str = ""):
+        """Show this tab's chat as the database has it; the follower to start, if any.
+
+        `news` from the chat's watcher: a reply started elsewhere is shown if it continues
+        the branch this tab shows, else this tab keeps its branch (its counts grow);
+        BRANCH_CHANGED shows the chat's current branch."""
         with rx.session() as session:
             chat = await self._owned_chat(session, self.public_id)
             messages = repository.list_messages(session=session, chat_id=chat.id) if chat else []
-        return await self._show(chat, messages)
+        by_public = {m.public_id: m for m in messages}
+        mine, leaf_id = by_public.get(self._leaf), None
+        if news == BRANCH_CHANGED:
+            shown = tree.current_branch(messages, _leaf_of(chat))
+            if mine is not None and shown and shown[-1].id == mine.id:
+                return None  # this tab made the switch, or follows it already
+        elif news and mine is not None and (reply := by_public.get(news)) is not None:
+            continues = any(m.id == mine.id for m in tree.path(messages, reply.id))
+            leaf_id = reply.id if continues else mine.id
+        editing = self.editing_id
+        follow = await self._show(chat, messages, leaf_id)
+        if news and any(m.id == editing for m in self._all()):
+            self.editing_id = editing  # news from elsewhere does not close this tab's editor
+        return follow
 
     @rx.event
     async def open_chat(self):
         """on_load of /chat/<public id>: the chat as it stands, follow its live reply, and
         watch for replies started elsewhere."""
         self.public_id = self._page_chat_id()
+        await self._open_searched_branch(self.router.url.query_parameters.get(SEARCHED_MESSAGE))
         follow = await self._load()
         return [event for event in (follow, ChatState.watch) if event is not None]
+
+    async def _open_searched_branch(self, message_id: str | None) -> None:
+        """A search result's message (`?m=`), on a branch the chat does not show: switch the
+        chat to that branch (saved, as any switch)."""
+        if not message_id or not isinstance(message_id, str) or len(message_id) > 32:
+            return
+        with rx.session() as session:
+            chat = await self._owned_chat(session, self.public_id)
+            found = chat and repository.chat_message(
+                session=session, chat=chat, public_id=message_id
+            )
+            if not found or found.id in {
+                m.id for m in repository.branch(session=session, chat=chat)
+            }:
+                return
+            repository.switch_branch(session=session, chat=chat, to=found)
+        await get_hub().announce(self.public_id, BRANCH_CHANGED)
 
     @rx.event(background=True, supersedes=True)
     async def watch(self):
@@ -159,7 +224,7 @@ class ChatState(rx.State):
                         return
                     if (await self.get_state(LiveReply)).message_id == reply_id:
                         continue  # this tab started it, or already follows it
-                    follow = await self._load()
+                    follow = await self._load(news=reply_id)  # a reply, or BRANCH_CHANGED
                 if follow is not None:
                     yield follow
 
@@ -167,6 +232,7 @@ class ChatState(rx.State):
     async def new_chat(self):
         """on_load of /: an empty chat that is created by its first message."""
         self.public_id = ""
+        self._leaf = ""
         await self._show(None, [])
 
     def _accept(self, form_data: dict) -> str:
@@ -213,9 +279,18 @@ class ChatState(rx.State):
                     model=model,
                     system_prompt=system_prompt,
                 )
+            shown_leaf = None
+            if not new and page_chat_id == self.public_id and self._leaf:
+                shown_leaf = repository.chat_message(
+                    session=session, chat=chat, public_id=self._leaf
+                )
             try:
                 user_message, reply = repository.start_exchange(
-                    session=session, chat=chat, user_text=text, model=_model_of(chat)
+                    session=session,
+                    chat=chat,
+                    user_text=text,
+                    model=_model_of(chat),
+                    after=shown_leaf,  # the branch this tab shows (None: the chat's current one)
                 )
             except (repository.ReplyInProgress, limits.TooManyStreams) as refused:
                 if new:  # it lost the race for the last slot: the chat made for it goes too
@@ -236,6 +311,8 @@ class ChatState(rx.State):
             self.public_id, self.title = chat_id, title
             self._set_all([])
         self._put_message(MessageView.of(user_message))
+        self._leaf = reply.public_id
+        self._set_live_place(VersionsView())
         (await self.get_state(LiveReply))._show(reply)
         if new:
             # The chat's own page takes over at once, with a follower of its own and its
@@ -266,8 +343,9 @@ class ChatState(rx.State):
             )
         await get_hub().ended_elsewhere([streaming.public_id])
 
-    async def _rewrite(self, user_message_id: str, text: str | None = None):
-        """A new reply to the chat's last user message (its text replaced if `text` is given)."""
+    async def _rewrite(self, message_id: str, text: str | None = None):
+        """A new version beside one of the chat's messages, nothing deleted: a reply (Retry,
+        Regenerate; `text` None) or a user message with `text` and its reply (Edit)."""
         user_id = await current_user_id(self)
         if user_id is None:
             return None
@@ -278,39 +356,52 @@ class ChatState(rx.State):
             chat = repository.get_chat(
                 session=session, owner_id=user_id, public_id=self._page_chat_id()
             )
-            if chat is None:
-                return None
-            messages = repository.list_messages(session=session, chat_id=chat.id)
-            users = [m for m in messages if m.role == "user"]
-            if not users or users[-1].public_id != user_message_id:
+            of = chat and repository.chat_message(session=session, chat=chat, public_id=message_id)
+            wanted = "user" if text is not None else "assistant"
+            if (
+                not of
+                or of.streaming
+                or of.role != wanted
+                or (wanted == "assistant" and of.parent_id is None)
+            ):
                 return None
             try:
-                reply = repository.replace_reply(
-                    session=session,
-                    chat=chat,
-                    after=users[-1],
-                    model=_model_of(chat),
-                    text=text,
+                _, reply = repository.new_version(
+                    session=session, chat=chat, of=of, model=_model_of(chat), text=text
                 )
             except (repository.ReplyInProgress, limits.TooManyStreams) as refused:
                 self.notice = str(refused) or BUSY
                 return None
-            kept = [MessageView.of(m) for m in messages if m.id <= users[-1].id]
+            messages = repository.list_messages(session=session, chat_id=chat.id)
+            session.refresh(chat)
         jobs.start(message_id=reply.id, public_id=reply.public_id)
-        await get_hub().announce(self._page_chat_id(), reply.public_id)
-        self._set_all(kept)
-        self.editing_id, self.notice = "", ""
-        (await self.get_state(LiveReply))._show(reply)
-        return LiveReply.follow
+        await get_hub().announce(chat.public_id, reply.public_id)
+        self.public_id = chat.public_id
+        return await self._show(chat, messages, reply.id)
 
     @rx.event
     async def retry(self, reply_id: str):
-        """Write the last reply again (Retry after a failure, Regenerate after success)."""
-        shown = self._all()
-        index = next((i for i, m in enumerate(shown) if m.id == reply_id), None)
-        if index is None or index != len(shown) - 1 or index == 0:
+        """Write a reply again, as a new version of it (Retry after a failure, Regenerate
+        after success)."""
+        return await self._rewrite(reply_id)
+
+    @rx.event
+    async def show_version(self, message_id: str):
+        """Show the branch through this version of a message (‹ n/m ›), and save the choice:
+        a reload, another tab or device shows it too, and the tabs showing the chat follow."""
+        chat_id = self._page_chat_id()
+        if not chat_id or chat_id != self.public_id:
             return None
-        return await self._rewrite(shown[index - 1].id)
+        with rx.session() as session:
+            chat = await self._owned_chat(session, chat_id)
+            to = chat and repository.chat_message(session=session, chat=chat, public_id=message_id)
+            if not to:
+                return None
+            leaf = repository.switch_branch(session=session, chat=chat, to=to)
+            messages = repository.list_messages(session=session, chat_id=chat.id)
+            session.refresh(chat)
+        await get_hub().announce(chat_id, BRANCH_CHANGED)
+        return await self._show(chat, messages, leaf.id)
 
     @rx.event
     def start_edit(self, message_id: str):
@@ -324,7 +415,7 @@ class ChatState(rx.State):
 
     @rx.event
     async def save_edit(self, form_data: dict):
-        """Send the edited last user message again; the reply to the old text is replaced."""
+        """Send the edited message as a new version of it, answered; the old one stays."""
         if not (text := self._accept(form_data)):
             return None
         return await self._rewrite(self.editing_id, text)

@@ -10,8 +10,8 @@ from reflex.config import get_config
 from reflex.constants import Endpoint
 from reflex.utils.prerequisites import get_and_validate_app
 
-from .. import repository, transfer
-from ..models import Message
+from .. import repository, transfer, tree
+from ..models import Chat, Message
 from .chat import CHAT_ROUTE_PREFIX, ChatState
 from .session import current_user_id
 
@@ -40,7 +40,7 @@ async def _show_refusal(client_token: str) -> None:
         state.import_error = f"Not imported: {transfer.TOO_LARGE}"
 
 
-def _exported(message: Message) -> transfer.ExportedMessage:
+def _exported(message: Message, parent: int | None = None) -> transfer.ExportedMessage:
     created = message.created_at
     if created.tzinfo is None:  # SQLite gives back naive datetimes; they are stored in UTC
         created = created.replace(tzinfo=UTC)
@@ -51,6 +51,24 @@ def _exported(message: Message) -> transfer.ExportedMessage:
         model=message.model,
         created_at=created,
         reasoning=message.reasoning or "",
+        parent=parent,
+    )
+
+
+def exported_chat(*, session, chat: Chat, whole_tree: bool) -> transfer.ImportedChat:
+    """A chat as a file holds it: its whole tree (and which branch it shows), or only the
+    branch it shows."""
+    messages = repository.list_messages(session=session, chat_id=chat.id)
+    branch = tree.current_branch(messages, chat.current_leaf_id)
+    index = {m.id: i for i, m in enumerate(messages)}
+    return transfer.ImportedChat(
+        title=chat.title,
+        messages=[_exported(m, index.get(m.parent_id)) for m in messages]
+        if whole_tree
+        else [_exported(m) for m in branch],
+        model=chat.model,
+        system_prompt=chat.system_prompt,
+        current=index[branch[-1].id] if branch and whole_tree else None,
     )
 
 
@@ -58,8 +76,9 @@ class TransferState(rx.State):
     import_error: str = ""
     importing: bool = False
 
-    async def _open_chat(self) -> transfer.ImportedChat | None:
-        """This page's chat as a file holds it, if the signed-in user owns it."""
+    async def _open_chat(self, whole_tree: bool) -> transfer.ImportedChat | None:
+        """This page's chat as a file holds it, if the signed-in user owns it: its whole
+        tree (and which branch it shows), or only the branch it shows."""
         page_chat_id = (await self.get_state(ChatState))._page_chat_id()
         user_id = await current_user_id(self)
         if user_id is None or not page_chat_id:
@@ -68,17 +87,11 @@ class TransferState(rx.State):
             chat = repository.get_chat(session=session, owner_id=user_id, public_id=page_chat_id)
             if chat is None:
                 return None
-            messages = repository.list_messages(session=session, chat_id=chat.id)
-            return transfer.ImportedChat(
-                title=chat.title,
-                messages=[_exported(m) for m in messages],
-                model=chat.model,
-                system_prompt=chat.system_prompt,
-            )
+            return exported_chat(session=session, chat=chat, whole_tree=whole_tree)
 
     @rx.event
     async def export_markdown(self):
-        if (chat := await self._open_chat()) is None:
+        if (chat := await self._open_chat(whole_tree=False)) is None:
             return None
         return rx.download(
             data=transfer.to_markdown(title=chat.title, messages=chat.messages),
@@ -88,7 +101,7 @@ class TransferState(rx.State):
 
     @rx.event
     async def export_json(self):
-        if (chat := await self._open_chat()) is None:
+        if (chat := await self._open_chat(whole_tree=True)) is None:
             return None
         text = transfer.to_json(
             title=chat.title,
@@ -96,6 +109,7 @@ class TransferState(rx.State):
             exported_at=datetime.now(UTC),
             model=chat.model,
             system_prompt=chat.system_prompt,
+            current=chat.current,
         )
         return rx.download(
             data=text, filename=transfer.filename(chat.title, "json"), mime_type="application/json"
@@ -126,6 +140,7 @@ class TransferState(rx.State):
                 model=imported.model,
                 system_prompt=imported.system_prompt,
                 messages=[dataclasses.asdict(m) for m in imported.messages],
+                current=imported.current,
             )
             chat_id = chat.public_id
         from .sidebar import SidebarState

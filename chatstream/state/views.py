@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from .. import tree
 from ..models import Chat, Message
 
 
@@ -21,9 +22,16 @@ class MessageView:
     """The model's thinking before this answer; "" if none."""
     thought: str = ""
     """How long it thought, as the folded block says it ("Thought for 12 s"); "" if unknown."""
+    version: int = 0
+    """Which of its versions this message is (1-based), and how many there are; 0 when it
+    has no other version. `previous_id`, `next_id`: the versions beside it ("" at the ends)."""
+    versions: int = 0
+    previous_id: str = ""
+    next_id: str = ""
 
     @classmethod
-    def of(cls, message: Message) -> MessageView:
+    def of(cls, message: Message, place: VersionsView | None = None) -> MessageView:
+        place = place or VersionsView()
         return cls(
             id=message.public_id,
             role=message.role,
@@ -34,6 +42,10 @@ class MessageView:
             facts=reply_facts(message),
             reasoning=message.reasoning or "",
             thought=thought_label(message.reasoning_ms),
+            version=place.version,
+            versions=place.versions,
+            previous_id=place.previous_id,
+            next_id=place.next_id,
         )
 
 
@@ -43,6 +55,36 @@ def thought_label(reasoning_ms: int | None) -> str:
         return "Thought"
     seconds = reasoning_ms / 1000
     return f"Thought for {seconds:.1f} s" if seconds < 10 else f"Thought for {seconds:,.0f} s"
+
+
+@dataclasses.dataclass
+class VersionsView:
+    """A message's place among its versions, as the page shows it (public ids only)."""
+
+    version: int = 0
+    versions: int = 0
+    previous_id: str = ""
+    next_id: str = ""
+
+
+def branch_views(branch: list[Message], messages: list[Message]) -> list[VersionsView]:
+    """The place among its versions of each message of `branch`, from all of the chat's
+    `messages` (a streaming reply counts as a version too)."""
+    places, public = tree.versions(messages), {m.id: m.public_id for m in messages}
+    views = []
+    for message in branch:
+        place = places.get(message.id)
+        views.append(
+            VersionsView(
+                version=place.number,
+                versions=place.count,
+                previous_id=public.get(place.previous, ""),
+                next_id=public.get(place.next, ""),
+            )
+            if place
+            else VersionsView()
+        )
+    return views
 
 
 def reply_facts(message: Message) -> str:

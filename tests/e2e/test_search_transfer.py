@@ -187,7 +187,7 @@ def test_export_json_then_import_gives_a_new_chat_with_the_same_messages(page, m
 
     again = json.loads(download(page, "export-json").path().read_bytes())
     first = json.loads(original)
-    assert first["format"] == "chatstream.chat" and first["version"] == 1
+    assert first["format"] == "chatstream.chat" and first["version"] == 2
     assert (first["model"], first["system_prompt"]) == (None, "Answer in haiku.")
     assert {**again, "exported_at": None} == {**first, "exported_at": None}
     [(title_b, copy), (title_a, source)] = owned_chats(username)

@@ -87,8 +87,8 @@ def _messages(chat_id: int) -> list[Message]:
 
 @dataclass
 class Victim:
-    """User A: a chat with complete replies, a model title, its own model and system prompt;
-    and a second chat whose reply is streaming, held open, followed live by A's tab."""
+    """User A: a chat with complete replies (the last in two versions, the second shown), a
+    model title, its own model and system prompt; and a second chat whose reply is streaming, held open, followed live by A's tab."""
 
     user_id: int
     username: str
@@ -206,6 +206,11 @@ async def make_victim(backend_url: str, model: FakeOpenAI) -> Victim:
     await send_and_wait(tab, text("q2", "question"))
     await until(lambda: _reply_done(done_id, 4), what="A's second reply")
     await tab.wait_for(lambda: tab.var(LiveReply, "message_id") == "")
+    # A second version of that reply, shown: the first is on a branch A does not show.
+    second_reply = _messages(_chat(done_id).id)[3]
+    await tab.send(handler_name(ChatState, "retry"), reply_id=second_reply.public_id)
+    await until(lambda: _reply_done(done_id, 5), what="A's regenerated reply")
+    await tab.wait_for(lambda: tab.var(LiveReply, "message_id") == "")
     # The second chat: its reply streams, held open after a few chunks.
     await tab.navigate("/")
     live_id = await send_and_wait(tab, text("q3", "question"))
@@ -221,7 +226,8 @@ async def make_victim(backend_url: str, model: FakeOpenAI) -> Victim:
         text("prompt", "system prompt"),
     )
     messages = _messages(done_chat.id) + _messages(live_chat.id)
-    assert messages[-1].streaming and len(messages) == 6
+    assert messages[-1].streaming and len(messages) == 7
+    assert done_chat.current_leaf_id == messages[4].id != messages[3].id
     return Victim(
         user_id=account.id,
         username=account.username,
@@ -318,6 +324,7 @@ def ids(victim: Victim) -> list[tuple[str, Any]]:
         ("A's reply id (complete)", victim.replies[0].public_id),
         ("A's reply id (streaming)", victim.streaming.public_id),
         ("A's message id", victim.questions[-1].public_id),
+        ("A's reply id (a version A does not show)", victim.replies[1].public_id),
         ("A's user id", victim.user_id),
         ("A's user id as str", str(victim.user_id)),
         ("A's username", victim.username),

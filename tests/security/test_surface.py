@@ -55,6 +55,7 @@ REVIEWED: dict[str, str] = {
     "ChatState.send": "(form_data: dict)",
     "ChatState.stop": "()",
     "ChatState.retry": "(reply_id: str)",
+    "ChatState.show_version": "(message_id: str)",
     "ChatState.start_edit": "(message_id: str)",
     "ChatState.cancel_edit": "()",
     "ChatState.save_edit": "(form_data: dict)",

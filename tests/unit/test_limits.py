@@ -65,8 +65,8 @@ def test_a_refused_retry_changes_nothing():
             session=session, message_id=answer.id, content="a", status=Status.COMPLETE
         )
         with pytest.raises(limits.TooManyStreams):
-            repository.replace_reply(
-                session=session, chat=chat, after=question, model="m", text="edited", max_streams=3
+            repository.new_version(
+                session=session, chat=chat, of=question, model="m", text="edited", max_streams=3
             )
         kept = repository.list_messages(session=session, chat_id=chat.id)
     assert [(m.content, m.streaming) for m in kept] == [("q", False), ("a", False)]
@@ -185,15 +185,15 @@ def test_many_retries_at_once_with_one_slot_left_admit_exactly_one(database):
             question, answer = repository.start_exchange(
                 session=session, chat=chat, user_text="q", model="m", max_streams=0
             )
-            questions[chat_id] = question.id
+            questions[chat_id] = answer.id
             if index >= 2:
                 repository.finish(
                     session=session, message_id=answer.id, content="a", status=Status.COMPLETE
                 )
 
     def retry(session: Session, chat: Chat) -> None:
-        after = session.get(Message, questions[chat.id])
-        repository.replace_reply(session=session, chat=chat, after=after, model="m", max_streams=3)
+        reply = session.get(Message, questions[chat.id])
+        repository.new_version(session=session, chat=chat, of=reply, model="m", max_streams=3)
 
     passed, failed = _race(database, chat_ids[2:], retry)
     assert len(passed) == 1, failed

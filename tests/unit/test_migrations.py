@@ -79,6 +79,7 @@ def test_importing_the_app_creates_no_tables(tmp_path, monkeypatch):
         "0003_search",
         "0004_reply_facts",
         "0005_chat_settings",
+        "0006_message_tree",
         "0007_message_reasoning",
     ]
     source = "\n".join(p.read_text() for p in (ROOT / "chatstream").rglob("*.py"))
@@ -122,6 +123,57 @@ def test_the_search_migration_indexes_the_rows_already_there(tmp_path):
     command.downgrade(config, "0002_message_streaming")
     assert "message_fts" not in sa.inspect(engine).get_table_names()
     engine.dispose()
+
+
+def _chat_before_the_tree(url: str) -> None:
+    """Two chats as 0005 stores them: messages in a list, nothing says which follows which."""
+    from alembic import command
+
+    config = Config(str(ROOT / "alembic.ini"))
+    config.set_main_option("sqlalchemy.url", url)
+    command.upgrade(config, "0005_chat_settings")
+    engine = sa.create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text(
+                "insert into localuser (id, username, password_hash, enabled)"
+                " values (1, 'a', '', true)"
+            )
+        )
+        for chat in (1, 2, 3):
+            connection.execute(
+                sa.text(
+                    "insert into chat (id, public_id, owner_id, title, created_at, updated_at)"
+                    f" values ({chat}, 'c{chat}', 1, 'chat', '2026-01-01', '2026-01-01')"
+                )
+            )
+        for number, chat in enumerate((1, 2, 1, 2, 1), start=1):  # interleaved, as written
+            connection.execute(
+                sa.text(
+                    "insert into message (id, public_id, chat_id, role, content, status,"
+                    f" created_at, updated_at) values ({number}, 'm{number}', {chat},"
+                    f" '{'user' if number <= 2 or number == 5 else 'assistant'}', 'text {number}',"
+                    " 'complete', '2026-01-01', '2026-01-01')"
+                )
+            )
+    command.upgrade(config, "head")
+    with engine.connect() as connection:
+        parents = connection.execute(sa.text("select id, parent_id from message order by id"))
+        assert [tuple(row) for row in parents] == [(1, None), (2, None), (3, 1), (4, 2), (5, 3)]
+        leaves = connection.execute(sa.text("select id, current_leaf_id from chat order by id"))
+        assert [tuple(row) for row in leaves] == [(1, 5), (2, 4), (3, None)]
+        texts = connection.execute(sa.text("select content from message order by id"))
+        assert [row[0] for row in texts] == [f"text {n}" for n in range(1, 6)]
+    engine.dispose()
+
+
+def test_the_tree_migration_makes_each_chat_one_branch_on_sqlite(tmp_path):
+    _chat_before_the_tree(f"sqlite:///{tmp_path / 'tree.db'}")
+
+
+def test_the_tree_migration_makes_each_chat_one_branch_on_postgresql():
+    with fresh_postgres_database("chatstream_tree") as url:
+        _chat_before_the_tree(url)
 
 
 def _reflex_finds_no_schema_change(url: str) -> None:

@@ -108,53 +108,6 @@ def test_orphaned_streaming_replies_become_interrupted_with_their_checkpoint():
         assert (reply.streaming, reply.status, reply.content) == (False, "interrupted", "half")
 
 
-def test_retry_replaces_the_failed_reply():
-    chat = make_chat(make_user())
-    with rx.session() as session:
-        question, failed = repository.start_exchange(
-            session=session, chat=chat, user_text="q", model="m"
-        )
-        repository.finish(
-            session=session, message_id=failed.id, content="", status=Status.ERROR, error="x"
-        )
-        failed_id = failed.public_id
-        new = repository.replace_reply(session=session, chat=chat, after=question, model="m")
-        rows = repository.list_messages(session=session, chat_id=chat.id)
-        assert [(m.role, m.streaming) for m in rows] == [("user", False), ("assistant", True)]
-        assert rows[-1].public_id == new.public_id != failed_id
-
-
-def test_editing_the_last_user_message_replaces_its_reply():
-    chat = make_chat(make_user())
-    with rx.session() as session:
-        question, answer = repository.start_exchange(
-            session=session, chat=chat, user_text="old question", model="m"
-        )
-        repository.finish(
-            session=session, message_id=answer.id, content="old answer", status=Status.COMPLETE
-        )
-        repository.replace_reply(
-            session=session, chat=chat, after=question, model="m", text="new question"
-        )
-        rows = repository.list_messages(session=session, chat_id=chat.id)
-        assert [(m.role, m.content, m.streaming) for m in rows] == [
-            ("user", "new question", False),
-            ("assistant", "", True),
-        ]
-
-
-def test_nothing_is_replaced_while_a_reply_streams():
-    chat = make_chat(make_user())
-    with rx.session() as session:
-        question, _ = repository.start_exchange(
-            session=session, chat=chat, user_text="q", model="m"
-        )
-        with pytest.raises(repository.ReplyInProgress):
-            repository.replace_reply(
-                session=session, chat=chat, after=question, model="m", text="x"
-            )
-
-
 @pytest.mark.parametrize(
     ("text", "title"),
     [

@@ -193,19 +193,41 @@ async def test_a_second_reply_does_not_retitle_the_chat(model):
     assert title_of(chat) == "first message"
 
 
-async def test_regenerating_the_first_reply_of_an_untitled_chat_titles_it(model):
+async def test_retrying_a_failed_first_reply_titles_the_chat(model):
+    model.on("try that again", Reply(status=500))
     chat, first = new_chat("try that again")
-    await reply_and_title(first, settings_for(model))  # the title request fails
+    await reply_and_title(first, settings_for(model))  # the reply fails: no title asked
+    model.on("try that again", Reply(chunks=["Sure."]))
     model.title = "Second Try"
     with rx.session() as session:
-        question = repository.list_messages(session=session, chat_id=chat.id)[0]
-        again = repository.replace_reply(
-            session=session, chat=session.get(Chat, chat.id), after=question, model="m"
-        )
+        again = repository.new_version(
+            session=session,
+            chat=session.get(Chat, chat.id),
+            of=session.get(Message, first.id),
+            model="m",
+        )[1]
 
     await reply_and_title(again, settings_for(model))
 
     assert title_of(chat) == "Second Try"
+
+
+async def test_regenerating_a_complete_first_reply_keeps_the_first_branch_title(model):
+    chat, first = new_chat("keep the first words")
+    await reply_and_title(first, settings_for(model))  # the title request fails
+    asked, model.title = len(model.title_requests), "Second Try"
+    with rx.session() as session:
+        again = repository.new_version(
+            session=session,
+            chat=session.get(Chat, chat.id),
+            of=session.get(Message, first.id),
+            model="m",
+        )[1]
+
+    await reply_and_title(again, settings_for(model))
+
+    assert len(model.title_requests) == asked
+    assert title_of(chat) == "keep the first words"
 
 
 async def test_a_stopped_first_reply_does_not_retitle_the_chat(model):

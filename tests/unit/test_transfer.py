@@ -48,7 +48,7 @@ def _refused(data: bytes) -> str:
 def test_an_export_imports_back_to_the_same_messages():
     messages = [
         transfer.ExportedMessage("user", "Ünïcode ✓ and\n```code```", "complete", None, WHEN),
-        transfer.ExportedMessage("assistant", "**bold** <b>raw</b>", "stopped", "gpt", WHEN),
+        transfer.ExportedMessage("assistant", "**bold** <b>raw</b>", "stopped", "gpt", WHEN, 0),
     ]
     text = transfer.to_json(
         title="Tést", messages=messages, exported_at=WHEN, model="m2", system_prompt=""
@@ -92,7 +92,7 @@ def test_a_streaming_reply_is_imported_as_interrupted():
         (b"\xff\xfe\x00bad", "not UTF-8"),
         (b"[1, 2]", "not a chatstream chat"),
         (_bytes(_document(format="other.app")), "not a chatstream chat"),
-        (_bytes(_document(version=2)), "Unsupported version 2"),
+        (_bytes(_document(version=3)), "Unsupported version 3"),
         (_bytes(_document(version=True)), "Unsupported version"),
         (_bytes(_document(version="1")), "Unsupported version"),
         (_bytes(_document(title=5)), '"title"'),
@@ -183,3 +183,125 @@ def test_a_replys_reasoning_is_exported_and_imported_back_and_is_optional():
     )
     with pytest.raises(transfer.ImportRefused, match='"reasoning" must be a text'):
         transfer.parse_import(_bytes(_document(messages=[_message(reasoning=["x"])])))
+
+
+def _tree_chat(owner_id: int):
+    """q1 ─ a1 ─ q2 ─ a2, a1 regenerated (a1b, showing), q1 edited (q1b ─ a1c)."""
+    from chatstream.models import Chat, Message, Status
+
+    with rx.session() as session:
+        chat = repository.create_chat(session=session, owner_id=owner_id, title="Tree ✓")
+        rows = {}
+
+        def done(name, reply, text):
+            repository.finish(
+                session=session, message_id=reply.id, content=text, status=Status.COMPLETE
+            )
+            rows[name] = session.get(Message, reply.id)
+
+        for n in (1, 2):
+            q, a = repository.start_exchange(
+                session=session, chat=session.get(Chat, chat.id), user_text=f"q{n}", model="m"
+            )
+            rows[f"q{n}"] = q
+            done(f"a{n}", a, f"a{n} **md**")
+        q1b, a1c = repository.new_version(
+            session=session, chat=session.get(Chat, chat.id), of=rows["q1"], model="m", text="q1b"
+        )
+        done("a1c", a1c, "a1c")
+        _, a1b = repository.new_version(
+            session=session, chat=session.get(Chat, chat.id), of=rows["a1"], model="m"
+        )
+        done("a1b", a1b, "a1b")
+        return session.get(Chat, chat.id), rows
+
+
+def _export(chat) -> str:
+    from chatstream.state.transfer import exported_chat
+
+    with rx.session() as session:
+        chat = session.get(type(chat), chat.id)
+        whole = exported_chat(session=session, chat=chat, whole_tree=True)
+    return transfer.to_json(
+        title=whole.title,
+        messages=whole.messages,
+        exported_at=WHEN,
+        model=whole.model,
+        system_prompt=whole.system_prompt,
+        current=whole.current,
+    )
+
+
+def test_a_tree_exports_and_imports_back_byte_exact():
+    alice = make_user()
+    chat, _ = _tree_chat(alice.id)
+    text = _export(chat)
+    document = json.loads(text)
+    assert document["version"] == 2
+    assert [(m["id"], m["parent"], m["content"]) for m in document["messages"]] == [
+        (1, None, "q1"),
+        (2, 1, "a1 **md**"),
+        (3, 2, "q2"),
+        (4, 3, "a2 **md**"),
+        (5, None, "q1b"),
+        (6, 5, "a1c"),
+        (7, 1, "a1b"),
+    ]
+    assert document["current"] == 7
+    imported = transfer.parse_import(text.encode())
+    with rx.session() as session:
+        again = repository.import_chat(
+            session=session,
+            owner_id=alice.id,
+            title=imported.title,
+            messages=[vars(m) for m in imported.messages],
+            current=imported.current,
+        )
+    assert _export(again) == text
+
+
+def test_markdown_is_the_branch_the_chat_shows():
+    from chatstream.state.transfer import exported_chat
+
+    chat, _ = _tree_chat(make_user().id)
+    with rx.session() as session:
+        shown = exported_chat(
+            session=session, chat=session.get(type(chat), chat.id), whole_tree=False
+        )
+    markdown = transfer.to_markdown(title=shown.title, messages=shown.messages)
+    assert markdown == "# Tree ✓\n\n**You**\n\nq1\n\n**Assistant**\n\na1b\n"
+
+
+def test_a_version_1_file_imports_as_one_branch():
+    document = _document(messages=[_message(), _message(role="assistant"), _message(content="2")])
+    imported = transfer.parse_import(_bytes(document))
+    assert [m.parent for m in imported.messages] == [None, 0, 1]
+    with rx.session() as session:
+        chat = repository.import_chat(
+            session=session,
+            owner_id=make_user().id,
+            title=imported.title,
+            messages=[vars(m) for m in imported.messages],
+            current=imported.current,
+        )
+        rows = repository.list_messages(session=session, chat_id=chat.id)
+        assert [m.parent_id for m in rows] == [None, rows[0].id, rows[1].id]
+        assert chat.current_leaf_id == rows[-1].id
+
+
+@pytest.mark.parametrize(
+    ("messages", "current", "why"),
+    [
+        ([{"id": 1, "parent": None}, {"id": 1, "parent": None}], None, '"id" must be a number'),
+        ([{"id": "1", "parent": None}], None, '"id" must be a number'),
+        ([{"id": True, "parent": None}], None, '"id" must be a number'),
+        ([{"id": 1, "parent": 2}, {"id": 2, "parent": None}], None, '"parent" must be null'),
+        ([{"id": 1, "parent": 1}], None, '"parent" must be null'),
+        ([{"id": 1, "parent": None}], 9, '"current" must be null'),
+    ],
+)
+def test_a_version_2_file_must_be_a_tree(messages, current, why):
+    document = _document(
+        version=2, current=current, messages=[_message(**fields) for fields in messages]
+    )
+    assert why in _refused(_bytes(document))
