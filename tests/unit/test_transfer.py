@@ -48,7 +48,9 @@ def _refused(data: bytes) -> str:
 def test_an_export_imports_back_to_the_same_messages():
     messages = [
         transfer.ExportedMessage("user", "Ünïcode ✓ and\n```code```", "complete", None, WHEN),
-        transfer.ExportedMessage("assistant", "**bold** <b>raw</b>", "stopped", "gpt", WHEN, 0),
+        transfer.ExportedMessage(
+            "assistant", "**bold** <b>raw</b>", "stopped", "gpt", WHEN, parent=0
+        ),
     ]
     text = transfer.to_json(
         title="Tést", messages=messages, exported_at=WHEN, model="m2", system_prompt=""
@@ -172,7 +174,9 @@ def test_import_chat_keeps_the_chats_own_model_and_system_prompt():
 
 
 def test_a_replys_reasoning_is_exported_and_imported_back_and_is_optional():
-    thinking = transfer.ExportedMessage("assistant", "Paris.", "complete", "m", WHEN, "hmm, France")
+    thinking = transfer.ExportedMessage(
+        "assistant", "Paris.", "complete", "m", WHEN, reasoning="hmm, France"
+    )
     plain = transfer.ExportedMessage("user", "Capital?", "complete", None, WHEN)
     text = transfer.to_json(title="t", messages=[plain, thinking], exported_at=WHEN)
     assert "reasoning" not in json.loads(text)["messages"][0]  # none: not written at all
