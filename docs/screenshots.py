@@ -84,6 +84,7 @@ def main() -> None:
             page.wait_for_timeout(300)
             page.screenshot(path=OUT / "models.png")
             page.keyboard.press("Escape")
+            thinking(page)
             new_chat(page)
             kite = model.on("kite", Reply(chunks=words("**Blue**, like a clear sky.", 4)))
             send(page, "Pick a colour for a kite")
@@ -94,7 +95,6 @@ def main() -> None:
             expect(last_reply(page)).to_have_attribute("data-status", "complete")
             page.wait_for_timeout(300)
             page.screenshot(path=OUT / "versions.png")
-            thinking(page)
 
             phone = browser.new_context(
                 base_url=app.frontend_url,

@@ -32,7 +32,7 @@ def _retry(message: MessageView) -> rx.Component:
 RETRYABLE_VAR = rx.Var.create(sorted(RETRYABLE))
 
 
-def _problem(message: MessageView) -> rx.Component:
+def _problem(message: MessageView, idle) -> rx.Component:
     label = rx.match(
         message.status,
         ("stopped", "Stopped."),
@@ -44,7 +44,7 @@ def _problem(message: MessageView) -> rx.Component:
         rx.hstack(
             rx.icon(rx.cond(message.status == "error", "circle-alert", "circle-pause"), size=16),
             rx.text(rx.cond(message.error != "", message.error, label), size="2"),
-            _while_idle(_retry(message)),  # any reply: a new version
+            rx.cond(idle, _retry(message)),  # any reply: a new version
             class_name=rx.cond(message.status == "error", "problem error", "problem"),
             align="center",
             wrap="wrap",
@@ -64,16 +64,9 @@ def _small_button(icon: str, label: str, testid: str, **props) -> rx.Component:
     )
 
 
-@rx.memo
-def _while_idle(children: rx.Var[rx.Component]) -> rx.Component:
-    """Its children while no reply streams in this tab. A component of its own, the only one
-    in a message that reads the live reply: the message list never renders again when the
-    live reply changes (per update), only this, in the messages that have it."""
-    return rx.cond(LiveReply.message_id == "", rx.fragment(children))
-
-
-def _user_actions(message: MessageView) -> rx.Component:
-    edit = _while_idle(  # any user message: a new version
+def _user_actions(message: MessageView, idle) -> rx.Component:
+    edit = rx.cond(
+        idle,  # any user message: a new version
         rx.el.div(
             _small_button("pencil", "Edit", "edit", on_click=ChatState.start_edit(message.id)),
             class_name="message-actions",
@@ -91,13 +84,11 @@ def _facts(message: MessageView) -> rx.Component:
     )
 
 
-def _assistant_actions(message: MessageView, is_last) -> rx.Component:
+def _assistant_actions(message: MessageView, idle) -> rx.Component:
     regenerate = rx.cond(
-        message.status == "complete",  # any reply: a new version
-        _while_idle(
-            _small_button(
-                "refresh-cw", "Regenerate", "regenerate", on_click=ChatState.retry(message.id)
-            ),
+        idle & (message.status == "complete"),  # any reply: a new version
+        _small_button(
+            "refresh-cw", "Regenerate", "regenerate", on_click=ChatState.retry(message.id)
         ),
     )
     return rx.el.div(
@@ -135,57 +126,58 @@ def _edit_form(message: MessageView) -> rx.Component:
     )
 
 
-def _user_message(message: MessageView, editing) -> rx.Component:
+def _user_message(message: MessageView, editing, idle) -> rx.Component:
     return rx.cond(
         editing,
         _edit_form(message),
         rx.fragment(
             _content(rx.el.div(message.content, class_name="user-text")),
-            _user_actions(message),
+            _user_actions(message, idle),
         ),
     )
 
 
-def _assistant_message(message: MessageView, is_last) -> rx.Component:
+def _assistant_message(message: MessageView, idle) -> rx.Component:
     return rx.fragment(
         reasoning_block(message),
         _content(markdown(source=message.content)),
-        _problem(message),
-        _assistant_actions(message, is_last),
+        _problem(message, idle),
+        _assistant_actions(message, idle),
     )
 
 
 def _history_item(message: MessageView, index) -> rx.Component:
-    is_last = (index == ChatState.messages.length() - 1) & (ChatState.recent.length() == 0)
-    return _item(message, is_last)
+    return _item(message)
 
 
 def _recent_item(message: MessageView, index) -> rx.Component:
-    return _item(message, index == ChatState.recent.length() - 1)
+    return _item(message)
 
 
-def _item(message: MessageView, is_last) -> rx.Component:
+def _item(message: MessageView) -> rx.Component:
     return message_item(
         message=message,
-        is_last=is_last,
         editing=ChatState.editing_id == message.id,
+        # A prop, not read inside: it changes when a reply starts or ends, never per update.
+        idle=LiveReply.message_id == "",
     )
 
 
 @rx.memo
 def message_item(
     message: rx.Var[MessageView],
-    is_last: rx.Var[bool],
     editing: rx.Var[bool],
+    idle: rx.Var[bool],
 ) -> rx.Component:
     """One message, a component of its own that reads no state: it renders again only when
     its own props change (its message object keeps its identity while its data is the same),
-    not when the chat's list does (a message added, a reply handed over)."""
+    not when the chat's list does (a message added, a reply handed over). `idle`: no reply
+    streams in this tab, so every message offers its Edit, Regenerate or Retry."""
     return rx.el.div(
         rx.cond(
             message.role == "user",
-            _user_message(message, editing),
-            _assistant_message(message, is_last),
+            _user_message(message, editing, idle),
+            _assistant_message(message, idle),
         ),
         class_name=rx.cond(message.role == "user", "message user", "message assistant"),
         custom_attrs=_attrs(

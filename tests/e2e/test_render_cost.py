@@ -23,10 +23,14 @@ def seed_chat(username: str) -> str:
         user = session.exec(select(LocalUser).where(LocalUser.username == username)).one()
     chat = make_chat(user, "Earlier")
     with rx.session() as session:
+        parent_id = None  # one branch: each message follows the one before it
         for i in range(EARLIER):
             role = ("user", "assistant")[i % 2]
             text = f"Message {i}: **bold**, `code`, a [link](https://example.com/{i}).\n\n- a\n- b"
-            session.add(Message(chat_id=chat.id, role=role, content=text))
+            message = Message(chat_id=chat.id, parent_id=parent_id, role=role, content=text)
+            session.add(message)
+            session.flush()
+            parent_id = message.id
         session.commit()
     return chat.public_id
 
@@ -48,7 +52,8 @@ def test_finished_messages_do_no_work_while_a_reply_streams(page, model):
         EARLIER,
     )
     page.wait_for_function(
-        "n => window.__probe.log.filter((row) => row[3]).length >= n", arg=UPDATES
+        "n => window.__probe.log.filter((row) => row[3]).length >= n",
+        arg=UPDATES + 1,  # per_update leaves out the first (the commit that showed the reply)
     )
     work = per_update(page.evaluate("window.__probe.log"))
 
