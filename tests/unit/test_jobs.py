@@ -274,11 +274,11 @@ async def test_a_reply_stopped_before_its_job_begins_still_ends(model):
     with pytest.raises(asyncio.CancelledError):
         await task
 
-    await wait_until(lambda: not load(reply.id).streaming)
+    # the end is saved, then the channel closed: wait for both
+    await wait_until(lambda: get_hub().channel(reply.public_id) is None)
     saved = load(reply.id)
-    assert (saved.status, saved.error) == ("stopped", None)
+    assert (saved.streaming, saved.status, saved.error) == (False, "stopped", None)
     assert not model.requests
-    assert get_hub().channel(reply.public_id) is None
 
 
 async def test_a_reply_cancelled_by_shutdown_before_its_job_begins_is_interrupted(model):
