@@ -185,7 +185,11 @@ def one_reply(design: str, browser, base_url: str, proxy: Proxy, model, earlier:
     )
     page.wait_for_timeout(500)
     seen = [(t / 1000, n) for t, count, n in page.evaluate("window.__seen") if count == shown]
-    work = per_update(page.evaluate("window.__probe.log"))
+    log = page.evaluate("window.__probe.log")
+    work = per_update(log)
+    # The page's share of the first chunk's time: the commit that showed it, from its message.
+    shown_at = next((t for t, n in seen if n > 0), None)
+    first_commit = [row for row in log if shown_at and row[0] <= shown_at * 1000]
     probe_ms = page.evaluate("window.__probe.ms")
     tcp, wire_payload = proxy.total("tcp"), payload[0]
     context.close()
@@ -199,6 +203,7 @@ def one_reply(design: str, browser, base_url: str, proxy: Proxy, model, earlier:
         "p95_ms": 1000 * statistics.quantiles(lat, n=20)[-1],
         "max_ms": 1000 * max(lat),
         "first_ms": 1000 * lat[0],
+        "first_page_ms": first_commit[-1][6] if first_commit else None,
         "chunks_matched": len(lat),
         **work,
         "probe_ms_per_update": probe_ms / max(work["updates"], 1),

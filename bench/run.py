@@ -129,6 +129,7 @@ RENDER_COLUMNS = {
     "p50_ms": "chunk→DOM p50 ms",
     "p95_ms": "p95 ms",
     "first_ms": "first chunk ms",
+    "first_page_ms": "of which the page's",
     "page_ms_p50": "page ms per update (p50)",
     "commits_per_update": "React commits per update",
     "components_per_update": "components rendered per update",
