@@ -78,11 +78,17 @@ async def test_a_chunked_body_is_cut_off_once_over_the_limit(backend_url):
                 chunk = b" " * (64 * 1024)
 
         sender = asyncio.create_task(send_forever())
-        status = await _status(reader)
+        try:
+            status = await _status(reader)
+        except ConnectionResetError:
+            # The server answered 413 and closed while body bytes were still arriving: the
+            # kernel's reset can discard the answer before this side reads it. The page
+            # still shows the refusal (below), and the body was still cut off early.
+            status = None
         sender.cancel()
         await asyncio.gather(sender, return_exceptions=True)
 
-        assert status == 413
+        assert status in (413, None)
         assert sent < 40 * MEGABYTE  # answered long before the client would have finished
         await tab.wait_for(_refusal_shown(tab))
         writer.close()
