@@ -94,12 +94,26 @@ def app(model):
         app.kill()
 
 
-def streaming_row(marker: str) -> Message | None:
+def streaming_row(marker: str, text: str = "content") -> Message | None:
+    """The streaming reply whose `text` (its answer, or its reasoning) starts with `marker`."""
     with rx.session() as session:
         for message in session.query(Message).filter(Message.role == "assistant").all():
-            if message.streaming and message.content.startswith(marker):
+            if message.streaming and getattr(message, text).startswith(marker):
                 return message
     return None
+
+
+def reopen(page) -> None:
+    """Load the page's address again once the app is back."""
+    url = page.url
+    for attempt in range(5):  # the dev server may still reload itself once after start
+        try:
+            page.goto(url)
+            return
+        except Exception:
+            if attempt == 4:
+                raise
+            page.wait_for_timeout(1000)
 
 
 def test_a_reply_cut_by_kill_9_shows_its_last_checkpoint_as_interrupted_with_retry(app, model):
@@ -122,15 +136,7 @@ def test_a_reply_cut_by_kill_9_shows_its_last_checkpoint_as_interrupted_with_ret
         saved = streaming_row("k0")
         assert saved is not None and text.startswith(saved.content)
         app.start()
-        url = page.url
-        for attempt in range(5):  # the dev server may still reload itself once after start
-            try:
-                page.goto(url)
-                break
-            except Exception:
-                if attempt == 4:
-                    raise
-                page.wait_for_timeout(1000)
+        reopen(page)
 
         reply = last_reply(page)
         expect(reply).to_have_attribute("data-status", "interrupted")
@@ -146,14 +152,6 @@ def test_a_reply_cut_by_kill_9_shows_its_last_checkpoint_as_interrupted_with_ret
         browser.close()
 
 
-def thinking_row(marker: str) -> Message | None:
-    with rx.session() as session:
-        for message in session.query(Message).filter(Message.role == "assistant").all():
-            if message.streaming and message.reasoning.startswith(marker):
-                return message
-    return None
-
-
 def test_a_reply_killed_while_thinking_keeps_its_checkpointed_reasoning(app, model):
     thought = " ".join(f"z{i}" for i in range(400))
     model.on("kill thinking", Reply(thinking=words(thought, 4), chunks=["never"], delay=0.03))
@@ -166,23 +164,15 @@ def test_a_reply_killed_while_thinking_keeps_its_checkpointed_reasoning(app, mod
         expect(page).to_have_url(re.compile(r"/chat/"))
         expect(last_reply(page).get_by_test_id("reasoning-content")).to_contain_text("z20")
         deadline = time.monotonic() + 20
-        while (row := thinking_row("z0")) is None or len(row.reasoning) < 40:
+        while (row := streaming_row("z0", "reasoning")) is None or len(row.reasoning) < 40:
             assert time.monotonic() < deadline, "no checkpoint of the reasoning was saved"
             time.sleep(0.1)
 
         app.kill()
-        saved = thinking_row("z0")
+        saved = streaming_row("z0", "reasoning")
         assert saved is not None and thought.startswith(saved.reasoning) and saved.content == ""
         app.start()
-        url = page.url
-        for attempt in range(5):
-            try:
-                page.goto(url)
-                break
-            except Exception:
-                if attempt == 4:
-                    raise
-                page.wait_for_timeout(1000)
+        reopen(page)
 
         reply = last_reply(page)
         expect(reply).to_have_attribute("data-status", "interrupted")
