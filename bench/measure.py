@@ -18,6 +18,9 @@ async def measure(design: str, url: str, model, steps: list[int]) -> dict:
     for earlier in (0, 50):
         result[f"reply_{earlier}"] = await streaming.one_reply(design, proxy, model, earlier)
         print(design, earlier, result[f"reply_{earlier}"], file=sys.stderr, flush=True)
+    if design == "ours":
+        result["reply_thinking"] = await streaming.one_reply(design, proxy, model, 0, True)
+        print(design, "thinking", result["reply_thinking"], file=sys.stderr, flush=True)
     result["capacity"] = []
     with (
         capacity.load_model() as load_model,

@@ -224,6 +224,30 @@ def table(
     return "\n".join(lines)
 
 
+def thinking_table(ours: dict) -> str:
+    """A reply that thinks first beside the plain one, at a socket-level tab (ours)."""
+    plain, thinking = ours["reply_0"], ours.get("reply_thinking")
+    if thinking is None:
+        return "(not measured)"
+    rows = [
+        ("websocket payload ÷ text", "payload", "≤ 5"),
+        ("TCP bytes ÷ text (deflate)", "tcp", "≤ 1.5"),
+        ("chunk→socket tab p50 ms", "p50_ms", ""),
+        ("chunk→socket tab p95 ms", "p95_ms", ""),
+        ("first chunk→socket tab ms", "first_ms", ""),
+        ("database writes", "db_writes", "≤ seconds + 3"),
+        ("seconds streamed", "seconds", ""),
+    ]
+    lines = [
+        "| figure | target | plain reply | reply that thinks first |",
+        "|---|---|---:|---:|",
+        *(f"| {name} | {goal} | {fmt(plain[key])} | {fmt(thinking[key])} |"
+          for name, key, goal in rows),
+        f"| shown byte-exact | | {plain['complete']} | {thinking['complete']} |",
+    ]  # fmt: skip
+    return "\n".join(lines)
+
+
 def profile_table(result: dict) -> str:
     """bench/profile.py's stages as a Markdown table."""
     step = result["step"]
@@ -374,6 +398,10 @@ def main() -> None:
         "mutations; page ms from the socket message to its commit; the finished messages' "
         "renders and DOM mutations from the first update to the last):\n\n"
         f"{render_table(runs)}\n\n"
+        "A reply that thinks first (bench/streaming.py, socket-level tab, empty chat): 1,000 "
+        "chunks of reasoning in `reasoning_content`, then the plain reply's 1,000 chunks of "
+        "answer, at 100/s; 'text' is both, 8,000 characters:\n\n"
+        f"{thinking_table(ours)}\n\n"
         "Where a chunk's microseconds go (bench/profile.py):\n\n"
         f"{profile_table(profiled)}\n\n"
         "Sign-ins beside a streaming reply, on the same backend worker (bench/signins.py):\n\n"

@@ -1,6 +1,8 @@
 """One 4,000-character reply (1,000 chunks of 4 at 100/s) after 0 and after 50 earlier
 messages of 500 characters: websocket payload and TCP bytes the backend sends, latency from
-the model's send to the delta reaching a socket-level tab, database writes."""
+the model's send to the delta reaching a socket-level tab, database writes. And, ours only,
+a reply that thinks first: 1,000 chunks of reasoning (`reasoning_content`), then the same
+1,000 of answer, measured against both texts."""
 
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from tests.fake_openai import FakeOpenAI, Reply, words
 from tests.reflex_client import ReflexTab, handler_name
 
 REPLY = reply_text(4000)
+THOUGHT = reply_text(4000, seed=2)
 _writes = [0]
 
 
@@ -78,9 +81,13 @@ async def _naive_tab(url: str, earlier: int, watch: Watch) -> tuple[ReflexTab, s
     return tab, handler_name(state, "send")
 
 
-async def one_reply(design: str, proxy: Proxy, model: FakeOpenAI, earlier: int) -> dict:
-    marker = f"<bench {design} {earlier}>"
-    model.on(marker, Reply(chunks=words(REPLY, 4), delay=0.01))
+async def one_reply(
+    design: str, proxy: Proxy, model: FakeOpenAI, earlier: int, thinking: bool = False
+) -> dict:
+    marker = f"<bench {design} {earlier}{' thinking' if thinking else ''}>"
+    thought = words(THOUGHT, 4) if thinking else []
+    model.on(marker, Reply(chunks=words(REPLY, 4), thinking=thought, delay=0.01))
+    expected = "".join(thought) + REPLY
     watch = Watch()
     make = _ours_tab if design == "ours" else _naive_tab
     tab, send = await make(await proxy.start(), earlier, watch)
@@ -99,7 +106,7 @@ async def one_reply(design: str, proxy: Proxy, model: FakeOpenAI, earlier: int) 
     _writes[0] = 0
     await tab.send(send, form_data={"text": f"hello {marker}"})
     async with asyncio.timeout(120):
-        while watch.text != REPLY:
+        while watch.text != expected:
             await asyncio.sleep(0.05)
     await asyncio.sleep(0.5)  # what follows the last chunk (the saved message, the sidebar)
     request = model.request_for(marker)
@@ -107,8 +114,8 @@ async def one_reply(design: str, proxy: Proxy, model: FakeOpenAI, earlier: int) 
     lat = latencies(request.sent, watch.seen)
     streamed = request.sent[-1][0] - request.sent[0][0]
     return {
-        "payload": proxy.total("payload") / len(REPLY),
-        "tcp": proxy.total("tcp") / len(REPLY),
+        "payload": proxy.total("payload") / len(expected),
+        "tcp": proxy.total("tcp") / len(expected),
         "frames": proxy.total("frames"),
         "deflate": any(counter.compressed for counter in proxy.counters),
         "p50_ms": 1000 * statistics.median(lat),
@@ -117,7 +124,7 @@ async def one_reply(design: str, proxy: Proxy, model: FakeOpenAI, earlier: int) 
         "first_ms": 1000 * lat[0],
         "db_writes": _writes[0] if design == "ours" else 0,
         "seconds": streamed,
-        "complete": watch.text == REPLY,
+        "complete": watch.text == expected,
         "max_at_chunk": lat.index(max(lat)),
         "top_vars": sorted(by_var.items(), key=lambda kv: -kv[1])[:4],
     }

@@ -9,23 +9,24 @@ from dataclasses import dataclass, field
 
 import socketio
 
-from tests.reflex_client import NAMESPACE, ReflexTab
+from tests.reflex_client import ReflexTab
 
 
 def compressed(tab: ReflexTab) -> ReflexTab:
     """Offer permessage-deflate, as Chromium does (aiohttp's client does not by default)."""
-    tab._sio = socketio.AsyncClient(reconnection=False, websocket_extra_options={"compress": 15})
-    tab._sio.on("event", tab._on_update, namespace=NAMESPACE)
+    tab.listen(socketio.AsyncClient(reconnection=False, websocket_extra_options={"compress": 15}))
     return tab
 
 
 @dataclass
 class Watch:
-    """The reply's text as the tab shows it, with the time of each change."""
+    """The reply's text as the tab shows it (its reasoning first, if it thinks), with the
+    time of each change."""
 
     seen: list[tuple[float, int]] = field(default_factory=list)
     text: str = ""
     held: tuple[str | None, str] = (None, "")
+    held_reasoning: tuple[str | None, str] = (None, "")
 
     def note(self, text: str) -> None:
         if len(text) > len(self.text):
@@ -33,26 +34,39 @@ class Watch:
         self.text = text
 
 
+def _grown(held: tuple[str | None, str], base: str, chunk: str, offset: int):
+    """One LiveMarkdown's text after an update: a new `base` starts again, a chunk lands at
+    its offset (as components/markdown.jsx puts it together)."""
+    held_base, text = held
+    text = base if base != held_base else text
+    if offset <= len(text):
+        text = text[:offset] + chunk
+    return base, text
+
+
 def ours_on_delta(watch: Watch):
+    """Notes the reasoning and the answer shown, one after the other."""
     from chatstream.state.chat import ChatState
     from chatstream.state.live import LiveReply
 
     def on_delta(client: ReflexTab, delta) -> None:
-        if client.var(LiveReply, "message_id"):  # as components/markdown.jsx puts it together
-            base, chunk, offset = (client.var(LiveReply, n) for n in ("base", "chunk", "offset"))
-            held_base, text = watch.held
-            text = base if base != held_base else text
-            if offset <= len(text):
-                text = text[:offset] + chunk
-            watch.held = (base, text)
-            watch.note(text)
+        if client.var(LiveReply, "message_id"):
+            answer, reasoning = (
+                [client.var(LiveReply, prefix + n) for n in ("base", "chunk", "offset")]
+                for prefix in ("", "r")
+            )
+            watch.held, watch.held_reasoning = (
+                _grown(watch.held, *answer),
+                _grown(watch.held_reasoning, *reasoning),
+            )
+            watch.note(watch.held_reasoning[1] + watch.held[1])
         elif watch.text:  # the finished reply has joined the list
             messages = [
                 *client.var(ChatState, "messages", []),
                 *client.var(ChatState, "recent", []),
             ]
             if messages and messages[-1]["role"] == "assistant":
-                watch.note(messages[-1]["content"])
+                watch.note(messages[-1]["reasoning"] + messages[-1]["content"])
 
     return on_delta
 

@@ -13,6 +13,9 @@ backend, websocket transport, on the path and namespace `/_event`:
   "router_data": {"pathname", "asPath", "query"}})`: the page URL travels with each event.
 - The backend emits `"event"`: `{"delta": {full state name: {var + "_rx_state_": whole
   value}}, "events": [...]}`; `events` are frontend-only (`_redirect`, `_set_value`...).
+- chatstream's followers push the live reply's new text as a `"live"` event, which the page
+  turns into the delta it stands for (`delta_of_push` in chatstream/state/live.py); so does
+  this tab.
 - Following `_redirect` is a client-side navigation: `update_vars_internal` with the storage
   vars, then `on_load_internal`, which runs the new page's on_load handlers.
 """
@@ -30,6 +33,8 @@ from reflex.compiler.utils import compile_client_storage
 from reflex.state import BaseState, OnLoadInternalState, State, UpdateVarsInternalState
 from reflex_base import constants
 from reflex_base.constants.state import FIELD_MARKER
+
+from chatstream.state.live import LIVE_EVENT, delta_of_push
 
 Delta = dict[str, dict[str, Any]]
 """Changed vars by full state name, var names with their `_rx_state_` suffix."""
@@ -78,9 +83,14 @@ class ReflexTab:
         """Frontend events received (`_redirect`, `_set_value`...), in order."""
         self._changed = asyncio.Condition()
         self._tasks: set[asyncio.Task[None]] = set()
-        self._sio = socketio.AsyncClient(reconnection=False)
-        self._sio.on("event", self._on_update, namespace=NAMESPACE)
-        self._sio.on("disconnect", self._on_disconnect, namespace=NAMESPACE)
+        self.listen(socketio.AsyncClient(reconnection=False))
+
+    def listen(self, sio: socketio.AsyncClient) -> None:
+        """Receive this tab's updates on `sio` (a socket not connected yet)."""
+        self._sio = sio
+        sio.on("event", self._on_update, namespace=NAMESPACE)
+        sio.on(LIVE_EVENT, self._on_live, namespace=NAMESPACE)
+        sio.on("disconnect", self._on_disconnect, namespace=NAMESPACE)
 
     def router_data(self) -> dict[str, Any]:
         data: dict[str, Any] = {"pathname": self.path, "asPath": self.path}
@@ -153,6 +163,9 @@ class ReflexTab:
     async def _on_disconnect(self, *_: Any) -> None:
         async with self._changed:
             self._changed.notify_all()
+
+    async def _on_live(self, *args: Any) -> None:
+        await self._on_update({"delta": delta_of_push(*args)})
 
     async def _on_update(self, update: dict[str, Any]) -> None:
         self.last_update = time.monotonic()

@@ -12,11 +12,17 @@ from pathlib import Path
 import reflex as rx
 from reflex_base.utils.imports import ImportVar
 
-_SOURCE = "\n".join(
-    line
-    for line in (Path(__file__).with_name("markdown.jsx")).read_text().splitlines()
-    if not line.startswith("import ")
-)
+from ..state.live import Live
+
+
+def jsx_source(name: str) -> str:
+    """A .jsx file beside this one, its imports left out (they are declared below)."""
+    lines = (Path(__file__).with_name(name)).read_text().splitlines()
+    return "\n".join(line for line in lines if not line.startswith("import "))
+
+
+_SOURCE = jsx_source("markdown.jsx")
+_LIVE_WIRE = jsx_source("live_wire.jsx").replace("__LIVE_STATE__", Live.get_full_name())
 _IMPORTS = {
     "react": [
         ImportVar(tag="memo"),
@@ -45,12 +51,20 @@ class Markdown(_Embedded):
 
 
 class LiveMarkdown(_Embedded):
+    """The streaming reply; it brings the decoder of the follower's pushes (live_wire.jsx)."""
+
     tag = "LiveMarkdown"
 
     base: rx.Var[str]
     chunk: rx.Var[str]
     offset: rx.Var[int]
     on_gap: rx.EventHandler[rx.event.no_args_event_spec]
+
+    def add_imports(self):
+        return {**_IMPORTS, "socket.io-client": ImportVar(tag="Socket")}
+
+    def add_custom_code(self) -> list[str]:
+        return [_SOURCE, _LIVE_WIRE]
 
 
 markdown = Markdown.create

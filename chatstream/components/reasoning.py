@@ -6,20 +6,14 @@ the answer alone. The reasoning renders as the answer does (markdown.jsx: no raw
 image loaded). Open or folded is the tab's own business, never the server's: no handler.
 """
 
-from pathlib import Path
-
 import reflex as rx
 from reflex_base.utils.imports import ImportVar
 
 from ..state.live import LiveReply
 from ..state.views import MessageView
-from .markdown import live_markdown, markdown
+from .markdown import jsx_source, live_markdown, markdown
 
-_SOURCE = "\n".join(
-    line
-    for line in (Path(__file__).with_name("reasoning.jsx")).read_text().splitlines()
-    if not line.startswith("import ")
-)
+_SOURCE = jsx_source("reasoning.jsx")
 
 
 class Reasoning(rx.Component):

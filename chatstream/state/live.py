@@ -6,10 +6,11 @@ message's channel after checking, from the tab's own session, that the tab's use
 chat; it ends when the message stops streaming, and hands the finished message to the chat's
 list in the same delta.
 
-The updates in between are pushed to the tab's socket directly (`_push`), as a delta of
-LiveReply's `chunk` and `offset` and nothing else: no state lock, no state read or write (a
-Redis round trip each with several workers), no delta computed. That is what Reflex would
-send for those two vars, at a fraction of the cost. The tab's state on the server keeps the
+The updates in between are pushed to the tab's socket directly (`_push`): no state lock, no
+state read or write (a Redis round trip each with several workers), no delta computed. Each
+is a small `live` socket event that the page turns into the delta Reflex would have sent for
+LiveReply's `chunk` and `offset` (components/live_wire.jsx), at a fraction of the cost and
+of the bytes. The tab's state on the server keeps the
 text of the last full sync (`_show`, `resync`); the page tolerates a chunk it already has
 and asks for a `resync` when one is missing (components/markdown.jsx), so nothing depends on
 the server knowing which chunks a tab got. How often a follower pushes depends on how many
@@ -73,7 +74,7 @@ def _owned_message(public_id: str, user_id: int | None) -> Message | None:
         ).first()
 
 
-CHUNK, OFFSET = "chunk" + FIELD_MARKER, "offset" + FIELD_MARKER
+BASE, CHUNK, OFFSET = "base" + FIELD_MARKER, "chunk" + FIELD_MARKER, "offset" + FIELD_MARKER
 THOUGHT, THOUGHT_AT = "rchunk" + FIELD_MARKER, "roffset" + FIELD_MARKER
 """The answer's and the reasoning's new text and where it starts, as the tab's vars."""
 
@@ -81,7 +82,7 @@ THOUGHT, THOUGHT_AT = "rchunk" + FIELD_MARKER, "roffset" + FIELD_MARKER
 def _whole(text: str, reasoning: str) -> dict:
     """Both texts whole, as a full sync sets them (the answer so far became reasoning)."""
     return {
-        "base" + FIELD_MARKER: text,
+        BASE: text,
         CHUNK: "",
         OFFSET: len(text),
         "rbase" + FIELD_MARKER: reasoning,
@@ -102,10 +103,39 @@ def _thinking_ms(message: Message, channel: Channel | None, text: str) -> int:
     return max(0, round((datetime.now(UTC) - started).total_seconds() * 1000))
 
 
+LIVE_EVENT = "live"
+"""The socket event of a follower's push: `(offset, chunk)` of the answer, then `(roffset,
+rchunk)` of the reasoning when it grew too; an offset of None: that text did not grow. About
+25 bytes around the new text, where the delta Reflex sends for the same vars
+(`{"delta": {state: {"chunk_rx_state_": …}}}`) wraps it in about 120. The page turns it back
+into that delta before Reflex reads it (components/live_wire.jsx; `delta_of_push` here)."""
+
+
+def _compact(fields: dict) -> tuple:
+    """A push of new text as LIVE_EVENT's arguments."""
+    args = (fields.get(OFFSET), fields.get(CHUNK))
+    if THOUGHT in fields:
+        args += (fields[THOUGHT_AT], fields[THOUGHT])
+    return args
+
+
+def delta_of_push(*args) -> dict:
+    """LIVE_EVENT's arguments as the delta of Live's vars they stand for (what the page's
+    live_wire.jsx does, for socket-level tabs)."""
+    offset, chunk, roffset, rchunk = (*args, None, None)[:4]
+    fields = {}
+    if offset is not None:
+        fields[CHUNK], fields[OFFSET] = chunk, offset
+    if roffset is not None:
+        fields[THOUGHT], fields[THOUGHT_AT] = rchunk, roffset
+    return {Live.get_full_name(): fields}
+
+
 async def _push(token: str, fields: dict) -> bool:
     """Send the tab its reply's new text (`fields`: the vars that changed); False when the
     tab's socket is not on this worker (closed, or reloaded onto another worker): its
-    follower has nothing more to do."""
+    follower has nothing more to do. New text goes as a LIVE_EVENT; a new base (rare) as
+    Reflex's own delta."""
     from ..chatstream import app
 
     namespace = app.event_namespace
@@ -115,7 +145,10 @@ async def _push(token: str, fields: dict) -> bool:
     record = manager.token_to_socket.get(token)
     if record is None or record.instance_id != manager.instance_id:
         return False
-    await namespace.emit("event", {"delta": {Live.get_full_name(): fields}}, to=record.sid)
+    if BASE in fields:
+        await namespace.emit("event", {"delta": {Live.get_full_name(): fields}}, to=record.sid)
+    else:
+        await namespace.emit(LIVE_EVENT, _compact(fields), to=record.sid)
     return True
 
 

@@ -1,8 +1,11 @@
-"""A thinking model's reply in the browser: its reasoning above the answer, live and saved."""
+"""A thinking model's reply in the browser: its reasoning above the answer, live and saved,
+followed by the view and within a phone's width."""
 
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import chat_url, last_reply, register, send, wait_for
+from tests.e2e.test_follow import SCROLL, distance_from_bottom
+from tests.e2e.test_narrow import HEIGHT, OVERFLOW, WIDTH, fits
 from tests.fake_openai import Reply, words
 
 THOUGHT = " ".join(f"t{i}" for i in range(120)) + " <img src=x onerror=alert(1)> **bold**"
@@ -88,3 +91,49 @@ def test_a_second_tab_follows_the_reasoning_and_the_answer(pages, model):
         expect(last_reply(tab)).to_have_attribute("data-status", "complete")
         expect(last_reply(tab).get_by_test_id("message-content")).to_have_text(answer)
         expect(last_reply(tab).get_by_test_id("reasoning-content")).to_have_text(thought)
+
+
+PHONE_THOUGHT = (
+    "".join(f"Thought line {i}, weighing the question.\n\n" for i in range(120))
+    + f"```\n{'x' * 300}\n```\n\n"
+    + "".join(f"Thought line {i}, almost there.\n\n" for i in range(120, 160))
+)
+
+
+def test_on_a_phone_the_view_follows_the_reasoning_and_nothing_is_wider_than_the_screen(
+    pages, model
+):
+    model.on(
+        "zq reasoning on a phone",
+        Reply(thinking=words(PHONE_THOUGHT, 12), chunks=words(ANSWER, 4), delay=0.03),
+    )
+    page = pages.new(width=WIDTH, height=HEIGHT)
+    register(page)
+    send(page, "zq reasoning on a phone")
+    block = last_reply(page).get_by_test_id("reasoning")
+    content = block.get_by_test_id("reasoning-content")
+    expect(content).to_contain_text(
+        "Thought line 40,", timeout=20_000
+    )  # well past the screen's height
+    assert distance_from_bottom(page) < 80  # the view follows the thinking
+    assert fits(block.get_by_test_id("reasoning-toggle"), height=False)
+
+    page.mouse.move(200, 300)
+    page.mouse.wheel(0, -1500)  # the reader scrolls up: the view stays where the reader is
+    expect(page.locator("#jump-latest")).to_be_visible()
+    top = page.evaluate(f"{SCROLL}.scrollTop")
+    expect(content).to_contain_text("Thought line 80,", timeout=20_000)
+    assert abs(page.evaluate(f"{SCROLL}.scrollTop") - top) < 5
+
+    page.locator("#jump-latest").click()
+    expect(content).to_contain_text("x" * 300, timeout=20_000)  # the wide line, inside the block
+    assert page.evaluate(OVERFLOW) == {"page": False, "main": False, "scroller": False}
+    assert fits(block, height=False)
+
+    reply = last_reply(page)
+    expect(reply).to_have_attribute("data-status", "complete", timeout=20_000)
+    expect(reply.get_by_test_id("reasoning")).to_have_attribute("data-open", "false")
+    expect(reply.get_by_test_id("message-content")).to_have_text(ANSWER)
+    page.wait_for_timeout(600)  # the smooth scroll settles
+    assert distance_from_bottom(page) < 80  # the answer, under the folded block, is in view
+    assert page.evaluate(OVERFLOW) == {"page": False, "main": False, "scroller": False}
