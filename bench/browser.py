@@ -27,6 +27,7 @@ from types import SimpleNamespace
 
 import tests.conftest  # noqa: F401  (a throw-away SQLite database, migrated to head)
 from bench.harness import ROOT, Proxy, model_server, reply_text
+from bench.streaming import THOUGHT
 from bench.tabs import latencies
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.e2e.render_probe import PROBE, per_update
@@ -53,8 +54,10 @@ OBSERVE = """() => {
     const beside = messages(box.parentElement);
     let last = beside[beside.length - 1] ?? box.lastElementChild;
     while (last && last.dataset.testid !== "message") last = last.previousElementSibling;
-    const content = last && last.querySelector('[data-testid="message-content"]');
-    const length = content ? content.textContent.length : 0;
+    // the answer's characters, after the reasoning's when the reply thinks first
+    const length = ["reasoning-content", "message-content"]
+      .map((id) => last?.querySelector(`[data-testid="${id}"]`)?.textContent.length ?? 0)
+      .reduce((a, b) => a + b, 0);
     const count = box.childElementCount - others + beside.length;
     const prev = window.__seen[window.__seen.length - 1];
     if (!prev || prev[1] !== count || prev[2] !== length)
@@ -152,9 +155,15 @@ def open_chat(design: str, page, earlier: int) -> None:
     )
 
 
-def one_reply(design: str, browser, base_url: str, proxy: Proxy, model, earlier: int) -> dict:
+def one_reply(
+    design: str, browser, base_url: str, proxy: Proxy, model, earlier: int, thinking=False
+) -> dict:
+    """`thinking`: the reply thinks first (THOUGHT, in `reasoning_content`), and its figures
+    are of both texts."""
     marker = f"<browser {design} {earlier} {next(_markers)}>"
-    model.on(marker, Reply(chunks=words(REPLY, 4), delay=0.01))
+    thought = words(THOUGHT, 4) if thinking else []
+    model.on(marker, Reply(chunks=words(REPLY, 4), thinking=thought, delay=0.01))
+    text = "".join(thought) + REPLY
     context = browser.new_context(base_url=base_url)
     context.set_default_timeout(180_000)  # the dev server compiles a page on its first visit
     context.add_init_script(PROBE)
@@ -178,7 +187,7 @@ def one_reply(design: str, browser, base_url: str, proxy: Proxy, model, earlier:
     composer = page.get_by_test_id("composer")
     composer.fill(f"hello {marker}")
     composer.press("Enter")
-    done = len(REPLY.rstrip())
+    done = len(text.rstrip())
     page.wait_for_function(
         f"() => {{ const s = window.__seen, l = s[s.length - 1];"
         f" return l && l[1] === {shown} && l[2] >= {done}; }}"
@@ -196,8 +205,8 @@ def one_reply(design: str, browser, base_url: str, proxy: Proxy, model, earlier:
     request = model.request_for(marker)
     lat = latencies(request.sent, seen, rendered=True)
     return {
-        "payload": wire_payload / len(REPLY),
-        "tcp": tcp / len(REPLY),
+        "payload": wire_payload / len(text),
+        "tcp": tcp / len(text),
         "deflate": any(counter.compressed for counter in proxy.counters),
         "p50_ms": 1000 * statistics.median(lat),
         "p95_ms": 1000 * statistics.quantiles(lat, n=20)[-1],
@@ -231,6 +240,10 @@ def main() -> None:
                     row = one_reply(design, browser, harness.frontend_url, proxy, model, earlier)
                     print(design, mode, earlier, row, file=sys.stderr, flush=True)
                     result[f"browser_{earlier}"] = row
+                if design == "ours":
+                    row = one_reply(design, browser, harness.frontend_url, proxy, model, 0, True)
+                    print(design, mode, "thinking", row, file=sys.stderr, flush=True)
+                    result["browser_thinking"] = row
                 browser.close()
     print(json.dumps(result), flush=True)
 

@@ -21,7 +21,8 @@ from tests.fake_openai import FakeOpenAI, Reply, words
 from tests.reflex_client import ReflexTab, handler_name
 
 REPLY = reply_text(4000)
-THOUGHT = reply_text(4000, seed=2)
+THOUGHT = reply_text(4000, seed=2).rstrip()
+"""(No trailing space: the page's text of the two is then the sum of their lengths.)"""
 _writes = [0]
 
 

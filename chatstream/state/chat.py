@@ -132,8 +132,7 @@ class ChatState(rx.State):
             live._clear()
             return None
         self._set_live_place(places[-1])
-        live._show(branch[-1])
-        return LiveReply.follow
+        return LiveReply.follow if live._show(branch[-1]) else None
 
     async def _load(self, news: str = ""):
         """Show this tab's chat as the database has it; the follower to start, if any.

@@ -188,14 +188,25 @@ class Live(rx.State):
         self.rbase, self.rchunk, self.roffset = reasoning, "", len(reasoning)
         self._rsent, self.think_ms = len(reasoning), think_ms
 
-    def _show(self, message: Message) -> None:
-        """Point this tab at a streaming message; call `follow` next."""
+    def _show(self, message: Message) -> bool:
+        """Point this tab at a streaming message, its text so far whole. True: call `follow`
+        next. False: this tab's follower relays that message already and goes on (a new
+        chat's page taking over from the page that sent): restarting it would hold back the
+        reply's next update, often its first."""
+        following = self.message_id == message.public_id and self._follower() is not None
         self.message_id = message.public_id
         channel = get_hub().channel(message.public_id)
         text = channel.text if channel else message.content
         reasoning = channel.reasoning if channel else message.reasoning
         self._sync(text, reasoning, _thinking_ms(message, channel, text))
+        if following:
+            return False
         self._moved_on()
+        return True
+
+    def _follower(self) -> object | None:
+        """The follower running for this tab in this worker, if any."""
+        return _running.get(self.router.session.client_token)
 
     def _clear(self) -> None:
         self.message_id = ""

@@ -93,6 +93,60 @@ def test_a_second_tab_follows_the_reasoning_and_the_answer(pages, model):
         expect(last_reply(tab).get_by_test_id("reasoning-content")).to_have_text(thought)
 
 
+def test_five_reloads_mid_thought_each_pick_up_the_reasoning_and_both_texts_end_exact(page, model):
+    thought = " ".join(f"f{i}" for i in range(400))  # about 13 s of thinking
+    model.on(
+        "zq thought reloaded often",
+        Reply(thinking=words(thought, 5), chunks=words(ANSWER, 4), delay=0.03),
+    )
+    register(page)
+    send(page, "zq thought reloaded often")
+    content = last_reply(page).get_by_test_id("reasoning-content")
+    expect(content).to_contain_text("f3 ")
+
+    for _ in range(5):
+        before = len(content.inner_text())
+        page.reload()
+        content = last_reply(page).get_by_test_id("reasoning-content")
+        expect(content).not_to_have_text("")
+        now = content.inner_text()
+        assert thought.startswith(now) and len(now) >= before * 0.5
+        page.wait_for_timeout(150)
+
+    reply = last_reply(page)
+    expect(reply).to_have_attribute("data-status", "complete", timeout=20_000)
+    expect(reply.get_by_test_id("message-content")).to_have_text(ANSWER)
+    reply.get_by_test_id("reasoning-toggle").click()
+    expect(reply.get_by_test_id("reasoning-content")).to_have_text(thought)
+
+
+def test_a_reply_whose_tab_closed_while_thinking_is_saved_with_its_reasoning(pages, model):
+    thought = " ".join(f"c{i}" for i in range(60))
+    model.on(
+        "zq thought without its tab",
+        Reply(thinking=words(thought, 4), chunks=words(ANSWER, 4), delay=0.03),
+    )
+    page = pages.new()
+    register(page)
+    send(page, "zq thought without its tab")
+    expect(last_reply(page).get_by_test_id("reasoning-content")).to_contain_text("c2")
+    url, state = chat_url(page), page.context.storage_state()
+
+    page.context.close()  # while the model thinks
+    request = model.request_for("zq thought without its tab")
+    wait_for(lambda: request.finished)
+
+    later = pages.browser.new_context(base_url=pages.base_url, storage_state=state).new_page()
+    later.goto(url)
+    reply = last_reply(later)
+    expect(reply).to_have_attribute("data-status", "complete")
+    expect(reply.get_by_test_id("message-content")).to_have_text(ANSWER)
+    expect(reply.get_by_test_id("reasoning")).to_have_attribute("data-open", "false")
+    reply.get_by_test_id("reasoning-toggle").click()
+    expect(reply.get_by_test_id("reasoning-content")).to_have_text(thought)
+    later.context.close()
+
+
 PHONE_THOUGHT = (
     "".join(f"Thought line {i}, weighing the question.\n\n" for i in range(120))
     + f"```\n{'x' * 300}\n```\n\n"
