@@ -10,11 +10,11 @@ The updates in between are pushed to the tab's socket directly (`_push`): no sta
 state read or write (a Redis round trip each with several workers), no delta computed. Each
 is a small `live` socket event that the page turns into the delta Reflex would have sent for
 LiveReply's `chunk` and `offset` (components/live_wire.jsx), at a fraction of the cost and
-of the bytes. The tab's state on the server keeps the
-text of the last full sync (`_show`, `resync`); the page tolerates a chunk it already has
-and asks for a `resync` when one is missing (components/markdown.jsx), so nothing depends on
-the server knowing which chunks a tab got. How often a follower pushes depends on how many
-share the worker (chatstream/pacing.py).
+of the bytes. The tab's state on the server keeps the text of the last full sync (`_show`,
+`resync`); the page tolerates a chunk it already has and asks for a `resync` when one is
+missing (components/markdown.jsx), so nothing depends on the server knowing which chunks a
+tab got. How often a follower pushes depends on how many share the worker
+(chatstream/pacing.py).
 """
 
 from __future__ import annotations
