@@ -59,7 +59,7 @@ async def profile(load: int) -> dict:
         tempfile.TemporaryDirectory() as work,
     ):
         out = Path(work) / "samples.txt"
-        spy = ["py-spy", "record", "-p", str(pid), "-f", "raw", "-r", "100", "-d", "8"]
+        spy = ["py-spy", "record", "--gil", "-p", str(pid), "-f", "raw", "-r", "100", "-d", "8"]
         command = ["bash", "-c", f'sleep {load / capacity.SENDS_PER_SECOND + 2}; exec "$@"', "-"]
         recorder = subprocess.Popen(
             [*command, *spy, "-o", str(out)],

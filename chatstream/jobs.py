@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import time
 import weakref
@@ -25,7 +24,7 @@ import reflex as rx
 from reflex.config import get_config
 from sqlalchemy import exc as sa_exc
 
-from . import llm, pacing, repository, titles
+from . import llm, repository, titles
 from .models import Status
 from .settings import Settings, get_settings
 from .streams import get_hub
@@ -171,37 +170,33 @@ async def _run(live: LiveMessage, settings: Settings) -> None:
 async def _stream(live: LiveMessage, messages: list[dict], settings: Settings) -> None:
     hub, last_checkpoint = get_hub(), time.monotonic()
     live.requested_at = time.monotonic()
-    pause = functools.partial(
-        pacing.read_pause, settings.flush_interval, settings.updates_per_second
-    )
-    reply = llm.stream_reply(messages, settings, pause)
-    with pacing.streaming():
-        async with contextlib.aclosing(reply):
-            async for item in reply:
-                kind = type(item)
-                if kind is str:  # answer text
-                    if live.reasoning_ms is None and live.reasoning:
-                        live.reasoning_ms = live.elapsed_ms()
-                    live.content += repository.without_nul(item)  # what the database will hold
-                elif kind is llm.Thought:
-                    live.reasoning += repository.without_nul(item)
-                elif item is llm.MOVED:  # no <think>, then </think>: the answer was reasoning
-                    live.reasoning, live.content = live.reasoning + live.content, ""
-                    continue
-                else:
-                    live.usage = item
-                    continue
-                if live.first_token_ms is None:
-                    live.first_token_ms = live.elapsed_ms()
-                live.chunk_count += 1
-                hub.broadcast(live)
-                if time.monotonic() - last_checkpoint >= settings.checkpoint_interval:
-                    last_checkpoint = time.monotonic()
-                    # Off the loop, in one transaction with the other replies' checkpoints.
-                    # Safe against a racing end: it only updates a message still streaming.
-                    saved = _checkpoints_here().save(live.id, live.content, live.reasoning)
-                    if await saved is False:
-                        raise EndedElsewhere
+    reply = llm.stream_reply(messages, settings)
+    async with contextlib.aclosing(reply):
+        async for item in reply:
+            kind = type(item)
+            if kind is str:  # answer text
+                if live.reasoning_ms is None and live.reasoning:
+                    live.reasoning_ms = live.elapsed_ms()
+                live.content += repository.without_nul(item)  # what the database will hold
+            elif kind is llm.Thought:
+                live.reasoning += repository.without_nul(item)
+            elif item is llm.MOVED:  # no <think>, then </think>: the answer was reasoning
+                live.reasoning, live.content = live.reasoning + live.content, ""
+                continue
+            else:
+                live.usage = item
+                continue
+            if live.first_token_ms is None:
+                live.first_token_ms = live.elapsed_ms()
+            live.chunk_count += 1
+            hub.broadcast(live)
+            if time.monotonic() - last_checkpoint >= settings.checkpoint_interval:
+                last_checkpoint = time.monotonic()
+                # Off the loop, in one transaction with the other replies' checkpoints.
+                # Safe against a racing end: it only updates a message still streaming.
+                saved = _checkpoints_here().save(live.id, live.content, live.reasoning)
+                if await saved is False:
+                    raise EndedElsewhere
 
 
 class Checkpoints:

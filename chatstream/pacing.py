@@ -1,4 +1,4 @@
-"""How often a worker sends live updates and reads model streams, given how busy it is.
+"""How often a worker sends live updates, given how busy it is.
 
 A worker can push only so many updates a second (each is a websocket frame: encoded,
 compressed, written). With few followers each gets one every `flush_interval` (50 ms). With
@@ -6,19 +6,14 @@ many, their intervals grow together so that the worker's total stays within
 `updates_per_second`: 300 followers at 1,500 a second get one every 200 ms, every chunk
 still arrives, in fewer and larger updates, instead of the worker falling seconds behind.
 
-Under the same load a job reads its model stream at most every `read_pause()`: the chunks
-that came in meanwhile wait in the socket and are read in one go, which costs one read
-instead of several. It is at most a quarter of the follower's interval, so a chunk is not
-shown later for it.
+Model streams are never paced: a read yields one HTTP chunk, that is one model chunk, however
+many wait in the socket, so a pause after each read only caps a reply's rate (a pause of a
+quarter interval, tried until 2026-12-02, let 200 replies fall 15 s behind).
 """
 
 from __future__ import annotations
 
-BUSY_JOBS = 32
-"""From this many replies streaming in the worker, reads are paced."""
-
 _followers = 0
-_jobs = 0
 
 
 class following:
@@ -33,30 +28,11 @@ class following:
         _followers -= 1
 
 
-class streaming:
-    """`with pacing.streaming():` around a job's model stream counts it."""
-
-    def __enter__(self) -> None:
-        global _jobs
-        _jobs += 1
-
-    def __exit__(self, *exc) -> None:
-        global _jobs
-        _jobs -= 1
-
-
 def follower_interval(flush_interval: float, updates_per_second: float) -> float:
     """Seconds between two updates of one follower."""
     return max(flush_interval, _followers / updates_per_second)
 
 
-def read_pause(flush_interval: float, updates_per_second: float) -> float:
-    """Seconds a job waits after a read of its model stream before the next one."""
-    if _jobs < BUSY_JOBS:
-        return 0.0
-    return follower_interval(flush_interval, updates_per_second) / 4
-
-
-def load() -> tuple[int, int]:
-    """(followers, jobs) in this worker now."""
-    return _followers, _jobs
+def followers() -> int:
+    """Followers relaying in this worker now."""
+    return _followers

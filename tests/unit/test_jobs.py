@@ -176,6 +176,17 @@ async def test_every_model_fault_ends_the_reply_as_an_error_and_keeps_the_partia
     assert words_in_error in saved.error
 
 
+async def test_a_slow_stream_never_silent_for_the_stall_timeout_completes(model):
+    """Chunks 0.3 s apart for 2.4 s, a stall timeout of 0.5 s: each read re-arms the watch,
+    however many times it has woken meanwhile."""
+    model.on("slow but steady", Reply(chunks=[f"s{i} " for i in range(8)], delay=0.3))
+    _, reply = exchange("slow but steady please")
+
+    saved = await run_reply(reply, settings_for(model, stall_timeout=0.5))
+
+    assert (saved.status, saved.content) == ("complete", "".join(f"s{i} " for i in range(8)))
+
+
 ERROR_KINDS = {
     "auth": (Reply(status=401), "refused the API key (HTTP 401)"),
     "forbidden": (Reply(status=403), "refused the API key (HTTP 403)"),
