@@ -23,7 +23,7 @@ from bench.harness import model_server
 STAGES = [  # (stage, any of these frames in a sample's stack), first match wins
     ("read the model's socket (httpx2, httpcore)", ["Response.aiter_raw"]),
     ("parse the chunk (SSE, JSON)", ["_parts ", "EventDecoder.feed"]),
-    ("stall timer", ["Timeout.reschedule"]),
+    ("stall watchdog", ["_Watchdog._check", "Timeout.reschedule"]),
     ("checkpoints (group commit, a thread)", ["_save_texts"]),
     (
         "push updates (socket.io, websocket)",
