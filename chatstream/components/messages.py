@@ -91,9 +91,13 @@ def _assistant_actions(message: MessageView, idle) -> rx.Component:
             "refresh-cw", "Regenerate", "regenerate", on_click=ChatState.retry(message.id)
         ),
     )
+    copy = rx.cond(  # the answer's markdown, never its reasoning; in the page, no handler
+        message.content != "",
+        _small_button("copy", "Copy", "copy-reply", on_click=rx.set_clipboard(message.content)),
+    )
     return rx.el.div(
         versions.switcher(message),
-        rx.el.div(regenerate, class_name="message-actions"),
+        rx.el.div(copy, regenerate, class_name="message-actions"),
         _facts(message),
         class_name="reply-footer",
     )

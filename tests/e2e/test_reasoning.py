@@ -44,6 +44,10 @@ def test_the_reasoning_grows_open_survives_a_reload_then_folds_when_the_answer_s
     expect(content.locator("img")).to_have_count(0)  # text, as in an answer
     expect(content.locator("strong")).to_have_text("bold")
 
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    reply.get_by_test_id("copy-reply").click()  # the answer alone, never the reasoning
+    wait_for(lambda: page.evaluate("navigator.clipboard.readText()") == ANSWER)
+
     page.reload()  # a finished reply's reasoning stays folded
     block = last_reply(page).get_by_test_id("reasoning")
     expect(block).to_have_attribute("data-open", "false")

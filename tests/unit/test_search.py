@@ -47,6 +47,22 @@ def test_finds_a_chat_by_its_title_and_by_the_prefix_being_typed():
     assert ("Portugal", True) in search.segments(hit.title)
 
 
+def test_a_replys_reasoning_is_not_searched_its_answer_is():
+    alice = make_user()
+    chat = make_chat(alice, "t")
+    with rx.session() as session:
+        _, reply = repository.start_exchange(session=session, chat=chat, user_text="q", model="m")
+        repository.finish(
+            session=session,
+            message_id=reply.id,
+            content="the answer names a capybara",
+            reasoning="the model weighed a narwhal first",
+            status=Status.COMPLETE,
+        )
+    assert _find(alice, "narwhal") == []
+    assert len(_find(alice, "capybara")) == 1
+
+
 def test_every_word_must_match():
     alice = make_user()
     _exchange(make_chat(alice, "t"), "q", "quantum tunnelling explained")
