@@ -55,10 +55,8 @@ def ours_on_delta(watch: Watch):
                 [client.var(LiveReply, prefix + n) for n in ("base", "chunk", "offset")]
                 for prefix in ("", "r")
             )
-            watch.held, watch.held_reasoning = (
-                _grown(watch.held, *answer),
-                _grown(watch.held_reasoning, *reasoning),
-            )
+            watch.held = _grown(watch.held, *answer)
+            watch.held_reasoning = _grown(watch.held_reasoning, *reasoning)
             watch.note(watch.held_reasoning[1] + watch.held[1])
         elif watch.text:  # the finished reply has joined the list
             messages = [

@@ -229,6 +229,9 @@ class _Watchdog:
         else:
             self._timer = self._loop.call_at(self.last + self._seconds, self._check)
 
+    def close(self) -> None:
+        self._timer.cancel()
+
 
 @contextlib.asynccontextmanager
 async def _stall_watch(seconds: float, loop):
@@ -239,7 +242,7 @@ async def _stall_watch(seconds: float, loop):
         try:
             yield watchdog
         finally:
-            watchdog._timer.cancel()
+            watchdog.close()
 
 
 async def stream_reply(

@@ -142,6 +142,19 @@ def last_reply(page: Page):
     return page.locator('[data-testid="message"][data-role="assistant"]').last
 
 
+def reload_mid_stream(page: Page, testid: str, text: str, times: int = 5) -> None:
+    """Reload `times` times while the last reply's `testid` grows towards `text`: each time
+    it comes back with a start of `text`, at least about as long as before."""
+    for _ in range(times):
+        before = len(last_reply(page).get_by_test_id(testid).inner_text())
+        page.reload()
+        shown = last_reply(page).get_by_test_id(testid)
+        expect(shown).not_to_have_text("")
+        now = shown.inner_text()
+        assert text.startswith(now) and len(now) >= before * 0.5
+        page.wait_for_timeout(150)
+
+
 def chat_url(page: Page) -> str:
     expect(page).to_have_url(re.compile(r"/chat/[\w-]+$"))
     return page.url

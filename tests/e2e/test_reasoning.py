@@ -3,7 +3,7 @@ followed by the view and within a phone's width."""
 
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import chat_url, last_reply, register, send, wait_for
+from tests.e2e.conftest import chat_url, last_reply, register, reload_mid_stream, send, wait_for
 from tests.e2e.test_follow import SCROLL, distance_from_bottom
 from tests.e2e.test_narrow import HEIGHT, OVERFLOW, WIDTH, fits
 from tests.fake_openai import Reply, words
@@ -108,14 +108,7 @@ def test_five_reloads_mid_thought_each_pick_up_the_reasoning_and_both_texts_end_
     content = last_reply(page).get_by_test_id("reasoning-content")
     expect(content).to_contain_text("f3 ")
 
-    for _ in range(5):
-        before = len(content.inner_text())
-        page.reload()
-        content = last_reply(page).get_by_test_id("reasoning-content")
-        expect(content).not_to_have_text("")
-        now = content.inner_text()
-        assert thought.startswith(now) and len(now) >= before * 0.5
-        page.wait_for_timeout(150)
+    reload_mid_stream(page, "reasoning-content", thought)
 
     reply = last_reply(page)
     expect(reply).to_have_attribute("data-status", "complete", timeout=20_000)
