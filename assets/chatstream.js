@@ -95,46 +95,59 @@
 })();
 
 // Drafts: the composer keeps an unsent message per chat ("new" on the new-chat screen) in
-// localStorage, across reloads and chat switches. The server clears the composer after an
-// accepted send (rx.set_value), which no input event reports, so a short tick keeps the
-// stored draft equal to what the composer shows, and restores a chat's own draft when the
-// page changes chat.
-(() => {
+// localStorage, across reloads and chat switches. A short tick keeps the stored draft equal
+// to what the composer shows (React may replace the textarea without an input event), and
+// shows a chat's own draft when the page changes chat. An accepted send is the server's to
+// say: it calls `chatstreamDrafts.sent()`, which empties the composer and the draft that
+// was sent, whatever the tick saw meanwhile (a refused send keeps both).
+window.chatstreamDrafts = (() => {
   const PREFIX = "chatstream:draft:";
   const composer = () => document.querySelector('textarea[data-testid="composer"]');
   const NEW = PREFIX + "new";
   const chatKey = () => PREFIX + (location.pathname.match(/^\/chat\/([\w-]+)/)?.[1] ?? "new");
   const stored = (key) => localStorage.getItem(key) ?? "";
   const store = (key, text) => (text ? localStorage.setItem(key, text) : localStorage.removeItem(key));
-  let shown = null, box = null, sent = null;  // the key whose draft the composer shows
+  let shown = null, box = null;  // the key whose draft the composer shows, and that composer
+  let pending = null;  // the send in flight: { key, text }
+  let carry = false;   // a new chat's first message was accepted: what is typed next is its own
 
   const sync = (typed = false) => {
     const el = composer();
     if (!el) return;
     const key = chatKey();
-    if (el !== box || key !== shown) {  // another chat, or a new composer: show its draft
-      if (sent && sent.key !== key && stored(sent.key) === sent.text) store(sent.key, "");
-      // Typed on the new-chat screen after its first message was sent, before the chat's
-      // own page replaced it: that text belongs to the chat just created.
-      const carried = sent && sent.key === NEW && key !== NEW && !stored(key) ? stored(NEW) : "";
-      if (carried) store(NEW, ""), store(key, carried);
-      box = el, shown = key, sent = null;
-      if (!typed) {  // (what is being typed wins over a stored draft)
-        el.value = stored(key);
-        return;
-      }
+    if (key !== shown) {  // another chat: show its draft
+      // Typed on the new-chat screen after its first message was accepted, before the
+      // chat's own page replaced it: that text belongs to the chat just created.
+      if (carry && shown === NEW && !stored(key) && stored(NEW)) store(key, stored(NEW)), store(NEW, "");
+      carry = false;
+    } else if (el === box) {
+      if (el.value !== stored(key)) store(key, el.value);
+      return;
     }
-    if (el.value !== stored(key)) store(key, el.value);
+    box = el, shown = key;
+    if (typed) store(key, el.value);  // (what is being typed wins over a stored draft)
+    else el.value = stored(key);
   };
 
   document.addEventListener("input", (event) => {
     if (event.target === composer()) sync(true);
   });
-  document.addEventListener("submit", (event) => {  // a send that leads to another page
+  document.addEventListener("submit", (event) => {
     const el = composer();
-    if (el && event.target === el.form) sent = { key: chatKey(), text: el.value };
+    if (el && event.target === el.form) pending = { key: chatKey(), text: el.value };
   }, true);
   setInterval(() => sync(), 250);
+
+  return {
+    sent() {
+      if (!pending) return;
+      const el = composer();
+      if (el && chatKey() === pending.key) el.value = "";
+      if (stored(pending.key) === pending.text) store(pending.key, "");
+      carry = pending.key === NEW && chatKey() === NEW;
+      pending = null;
+    },
+  };
 })();
 
 // Keyboard shortcuts (ChatGPT's where it has them); Ctrl/⌘+/ lists them.

@@ -16,6 +16,9 @@ from .session import current_user_id
 from .views import MessageView, VersionsView, branch_views
 
 COMPOSER_ID = "composer"
+SENT = rx.call_script("window.chatstreamDrafts?.sent()")
+"""After an accepted send: the page empties the composer and forgets the draft that was sent
+(assets/chatstream.js); a refused send keeps both."""
 CHAT_ROUTE_PREFIX = "/chat/"
 RECENT_LIMIT = 40
 BUSY = "A reply is still being written in this chat. Stop it or wait."
@@ -302,7 +305,7 @@ class ChatState(rx.State):
             await get_hub().announce(chat_id, reply.public_id)
         from .sidebar import SidebarState
 
-        events = [rx.set_value(COMPOSER_ID, ""), SidebarState.refresh]
+        events = [SENT, SidebarState.refresh]
         if not new and page_chat_id != self.public_id:  # this page's chat was not loaded yet
             return [*events, ChatState.open_chat]
         self.notice = ""
@@ -319,7 +322,7 @@ class ChatState(rx.State):
             # message meets a page being replaced.
             return [
                 LiveReply.follow,  # first: the reply's first chunk waits for nothing
-                rx.set_value(COMPOSER_ID, ""),
+                SENT,
                 rx.redirect(f"{CHAT_ROUTE_PREFIX}{chat_id}"),
             ]
         return [LiveReply.follow, *events]

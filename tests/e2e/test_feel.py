@@ -48,6 +48,19 @@ def test_a_sent_message_leaves_no_draft_and_a_refused_one_keeps_it(page, model):
     expect(page.get_by_test_id("composer")).to_have_value("y" * 32_001)
 
 
+def test_a_refused_message_stays_the_draft_of_its_chat_when_the_page_changes_chat(page, model):
+    register(page)
+    url = start_chat(page, "refused draft chat")
+    composer = page.get_by_test_id("composer")
+    composer.fill("z" * 32_001)
+    page.get_by_test_id("send").click()
+    expect(page.get_by_text("the limit is 32,000")).to_be_visible()
+    new_chat(page)
+    expect(composer).to_have_value("")
+    page.goto(url)
+    expect(composer).to_have_value("z" * 32_001)
+
+
 def test_shortcuts_focus_the_composer_open_a_new_chat_and_show_help(page, model):
     register(page)
     start_chat(page, "shortcut chat")
