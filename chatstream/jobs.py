@@ -387,3 +387,4 @@ async def lifespan(sweep_interval: float | None = None):
         await asyncio.gather(sweeper, *tasks, return_exceptions=True)
         await asyncio.gather(*_endings, return_exceptions=True)
         await hub.close()
+        await llm.close_clients()

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import json
 import logging
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+import aiohttp
 import httpx2 as httpx  # the HTTP library the `openai` client is built on
 import openai
 from openai.types.chat import ChatCompletion
@@ -27,6 +27,12 @@ from . import reasoning, sse
 from .settings import Settings
 
 log = logging.getLogger(__name__)
+
+CONNECT_TIMEOUT = 10.0
+STREAM_TIMEOUT = httpx.Timeout(None, connect=CONNECT_TIMEOUT)
+"""A streamed reply has no read timeout of the client's: aiohttp would re-arm one at every
+read (a timer per chunk); `_stall_watch` ends a silent stream instead, and `_open` waits at
+most the stall timeout for the response to begin."""
 
 NOT_CONFIGURED = (
     "No model is configured. `make run` starts a small local model by itself; to use another "
@@ -58,16 +64,37 @@ MOVED = object()
 """The reply began without `<think>` and then closed it: the answer so far was reasoning."""
 
 
-@functools.lru_cache(maxsize=16)
+_clients: dict[tuple[Settings, asyncio.AbstractEventLoop], openai.AsyncOpenAI] = {}
+
+
 def _client(settings: Settings, loop: asyncio.AbstractEventLoop) -> openai.AsyncOpenAI:
     """One client (one connection pool, one TLS context) per settings and event loop:
-    building one costs more than a whole short reply."""
-    return openai.AsyncOpenAI(
-        base_url=settings.base_url,
-        api_key=settings.api_key or "not-needed",
-        max_retries=0,  # connection errors are retried below; HTTP errors are shown at once
-        timeout=httpx.Timeout(settings.stall_timeout, connect=10.0),
-    )
+    building one costs more than a whole short reply.
+
+    Its HTTP goes over aiohttp, the `openai` client's own alternative transport: reading a
+    streamed reply costs 36 µs of CPU a chunk there against 89 µs over httpx2 and httpcore
+    (100 concurrent replies, bench/read_cost.py), because aiohttp parses HTTP in C and hands
+    over whatever is buffered in one read."""
+    key = (settings, loop)
+    if (client := _clients.get(key)) is None:
+        if len(_clients) >= 16:  # settings changed many times, or many test loops
+            _clients.pop(next(iter(_clients)))
+        timeout = httpx.Timeout(settings.stall_timeout, connect=CONNECT_TIMEOUT)
+        client = _clients[key] = openai.AsyncOpenAI(
+            base_url=settings.base_url,
+            api_key=settings.api_key or "not-needed",
+            max_retries=0,  # connection errors are retried below; HTTP errors are shown at once
+            timeout=timeout,
+            http_client=openai.DefaultAioHttpClient(timeout=timeout),
+        )
+    return client
+
+
+async def close_clients() -> None:
+    """Close this event loop's clients and their connections (the app's shutdown)."""
+    loop = asyncio.get_running_loop()
+    for key in [key for key in _clients if key[1] is loop]:
+        await _clients.pop(key).close()
 
 
 # What the person reading the chat is told: one fixed sentence per kind of failure, with at
@@ -86,9 +113,21 @@ BAD_RESPONSE = "The model sent a malformed answer."
 UNEXPECTED = "Unexpected error while calling the model."
 
 
+def _refused(exc: BaseException | None) -> bool:
+    """Whether the connection could not be made at all (refused, no route, no such host).
+    The aiohttp transport reports that as a connect *timeout*: its cause says otherwise."""
+    while exc is not None:
+        if isinstance(exc, aiohttp.ClientConnectorError):
+            return True
+        exc = exc.__cause__
+    return False
+
+
 def _explain(exc: Exception, settings: Settings, *, started: bool) -> str:
     if started and isinstance(exc, (openai.APIConnectionError, httpx.HTTPError)):
         return CUT
+    if _refused(exc):
+        return UNREACHABLE
     if isinstance(exc, httpx.TimeoutException):
         return TIMEOUT
     if isinstance(exc, openai.APITimeoutError):
@@ -140,7 +179,7 @@ def _request(client: openai.AsyncOpenAI, settings: Settings, messages: list[dict
         extra["max_tokens"] = settings.max_tokens
     extra.update(_sampling(settings))
     return client.chat.completions.with_streaming_response.create(
-        model=settings.model_name, messages=messages, stream=True, **extra
+        model=settings.model_name, messages=messages, stream=True, timeout=STREAM_TIMEOUT, **extra
     )
 
 
@@ -153,7 +192,8 @@ async def _open(
     """Start the request, retrying connection errors with backoff (0.5 s, 1 s, 2 s…)."""
     for attempt in range(settings.connect_retries + 1):
         try:
-            response = await stack.enter_async_context(_request(client, settings, messages))
+            async with asyncio.timeout(settings.stall_timeout):  # its status and headers
+                response = await stack.enter_async_context(_request(client, settings, messages))
             return response.http_response
         except openai.APIConnectionError:
             if attempt == settings.connect_retries:

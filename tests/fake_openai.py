@@ -36,6 +36,9 @@ class Reply:
     delay: float = 0.01
     """Seconds before each chunk."""
     first_delay: float = 0.0
+    """Seconds after the response's headers before its first event."""
+    headers_delay: float = 0.0
+    """Seconds before the response's status line and headers."""
     status: int = 200
     """An HTTP error status answered before any chunk (with an OpenAI-style error body)."""
     finish: bool = True
@@ -286,6 +289,9 @@ class FakeOpenAI:
                 chunked = (
                     reply.finish or reply.cut_after is not None or reply.hang_after is not None
                 )
+                if self._client_gone(reply.headers_delay):
+                    request.disconnected_at = time.time()
+                    return
                 self.send_response(200)
                 self.send_header("Content-Type", "text/event-stream")
                 if chunked:

@@ -195,6 +195,7 @@ ERROR_KINDS = {
     "refused": (Reply(status=400), "refused the request (HTTP 400)"),
     "not found": (Reply(status=404), "'test-model' was not found at the endpoint (HTTP 404)"),
     "timeout": (Reply(first_delay=2.0), "sent nothing for 0.5 seconds"),
+    "no headers": (Reply(headers_delay=2.0), "sent nothing for 0.5 seconds"),
     "bad response": (Reply(chunks=["x"], raw_after=(0, "<html>oops</html>")), "malformed"),
     "error event": (
         Reply(chunks=["x"], raw_after=(0, '{"error": {"message": "key test-key at 127.0.0.1"}}')),
