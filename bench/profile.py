@@ -21,7 +21,10 @@ from bench import capacity
 from bench.harness import model_server
 
 STAGES = [  # (stage, any of these frames in a sample's stack), first match wins
-    ("read the model's socket (httpx2, httpcore)", ["Response.aiter_raw"]),
+    (
+        "read the model's socket (aiohttp: its parser, the stream's reads)",
+        ["Response.aiter_raw", "ResponseHandler.data_received"],
+    ),
     ("parse the chunk (SSE, JSON)", ["_parts ", "EventDecoder.feed"]),
     ("stall watchdog", ["_Watchdog._check", "Timeout.reschedule"]),
     ("checkpoints (group commit, a thread)", ["_save_texts"]),

@@ -62,9 +62,7 @@ def main() -> None:
         result = {
             transport: {
                 str(load): round(
-                    statistics.median(
-                        asyncio.run(_cost(load, transport)) for _ in range(RUNS)
-                    ),
+                    statistics.median(asyncio.run(_cost(load, transport)) for _ in range(RUNS)),
                     1,
                 )
                 for load in loads

@@ -73,10 +73,16 @@ def recorder(tab: Tab) -> Callable[[ReflexTab, Delta], None]:
     return on_delta
 
 
-def script(model: FakeOpenAI, marker: str, chunks: int) -> str:
-    """Answer the message naming `marker` with `chunks` chunks that name it all along."""
+def script(model: FakeOpenAI, marker: str, chunks: int, hold_after: int | None = None) -> Reply:
+    """Answer the message naming `marker` with `chunks` chunks that name it all along
+    (`hold_after` of them, then nothing until the reply is released)."""
     text = "".join(f"reply for {marker} #{i}. " for i in range(chunks))
-    return model.on(marker, Reply(chunks=words(text, 5)[:chunks], delay=0.02)).text
+    reply = Reply(chunks=words(text, 5)[:chunks], delay=0.02, hold_after=hold_after)
+    return model.on(marker, reply)
+
+
+MID_STREAM = 10
+"""The chunks of a user's first reply sent before their late tab opens its chat."""
 
 
 async def start_chat(tab: Tab, marker: str) -> None:
@@ -102,14 +108,20 @@ async def two_chats(tab: Tab, index: int, first_sent: asyncio.Event) -> None:
     await start_chat(tab, f"<u{tab.user}.t{index}.c2>")
 
 
-async def open_mid_stream(tab: Tab, leader: Tab, model: FakeOpenAI, sent: asyncio.Event) -> None:
-    """Open the leader's first chat in a new tab once its reply is under way."""
+async def open_mid_stream(
+    tab: Tab, leader: Tab, model: FakeOpenAI, held: Reply, sent: asyncio.Event
+) -> None:
+    """Open the leader's first chat in a new tab once its reply is under way; the reply goes
+    on once the tab has opened (however slow the opening, it opens mid-stream)."""
     await sent.wait()
     request = model.request_for(f"<u{tab.user}.t0.c1>")
-    while len(request.sent) < 10:
+    while len(request.sent) < MID_STREAM:
         await asyncio.sleep(0.02)
     tab.chats.append(leader.chats[0])
-    await tab.client.open(f"/chat/{leader.chats[0]}", {"chat_public_id": leader.chats[0]})
+    try:
+        await tab.client.open(f"/chat/{leader.chats[0]}", {"chat_public_id": leader.chats[0]})
+    finally:
+        held.release.set()
 
 
 async def until_no_reply_streams(timeout: float = 40) -> None:
@@ -173,9 +185,12 @@ async def replies_reach_only_their_own_tabs(backend_urls: list[str], model: Fake
     """The scenario, with tabs spread over these backends (in turn, per user): a user's tab
     opened mid-stream is on another backend than the tab that sent, when there are two."""
     scripted: dict[str, str] = {}  # marker -> its reply's text
+    replies: dict[str, Reply] = {}
     for user, index, (chat, chunks) in product(range(1, USERS + 1), range(TABS), CHUNKS.items()):
         marker = f"<u{user}.t{index}.c{chat}>"
-        scripted[marker] = script(model, marker, chunks)
+        hold = MID_STREAM if (index, chat) == (0, 1) else None  # (see open_mid_stream)
+        replies[marker] = script(model, marker, chunks, hold_after=hold)
+        scripted[marker] = replies[marker].text
     tabs: list[Tab] = []
     late: list[Tab] = []  # one per user, opened on a chat of the user's first tab mid-stream
     owners: list[int] = []
@@ -186,7 +201,8 @@ async def replies_reach_only_their_own_tabs(backend_urls: list[str], model: Fake
         first_sent = asyncio.Event()
         runs.append(two_chats(mine[0], 0, first_sent))
         runs += [two_chats(tab, index, asyncio.Event()) for index, tab in enumerate(mine[1:], 1)]
-        runs.append(open_mid_stream(later, mine[0], model, first_sent))
+        held = replies[f"<u{user}.t0.c1>"]
+        runs.append(open_mid_stream(later, mine[0], model, held, first_sent))
         tabs += mine
         late.append(later)
     try:

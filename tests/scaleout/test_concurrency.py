@@ -50,7 +50,7 @@ async def test_25_replies_at_once_over_the_workers_are_all_saved_and_shown_byte_
         owners.append(owner)
         for index, tab in enumerate(mine):
             marker = f"<at once u{user}.t{index}>"
-            texts[marker] = script(model, marker, chunks=150)  # 3 s at 50 chunks/s
+            texts[marker] = script(model, marker, chunks=150).text  # 3 s at 50 chunks/s
             tabs.append(tab)
             markers.append(marker)
     try:
