@@ -72,13 +72,13 @@ def _client(settings: Settings, loop: asyncio.AbstractEventLoop) -> openai.Async
     building one costs more than a whole short reply.
 
     Its HTTP goes over aiohttp, the `openai` client's own alternative transport: reading a
-    streamed reply costs 36 µs of CPU a chunk there against 89 µs over httpx2 and httpcore
+    streamed reply costs 39 µs of CPU a chunk there against 90 µs over httpx2 and httpcore
     (100 concurrent replies, bench/read_cost.py), because aiohttp parses HTTP in C and hands
     over whatever is buffered in one read."""
     key = (settings, loop)
     if (client := _clients.get(key)) is None:
         if len(_clients) >= 16:  # settings changed many times, or many test loops
-            _clients.pop(next(iter(_clients)))
+            _clients.pop(next(iter(_clients)))  # (left to the garbage collector, unclosed)
         timeout = httpx.Timeout(settings.stall_timeout, connect=CONNECT_TIMEOUT)
         client = _clients[key] = openai.AsyncOpenAI(
             base_url=settings.base_url,
