@@ -79,13 +79,12 @@ def _client(settings: Settings, loop: asyncio.AbstractEventLoop) -> openai.Async
     if (client := _clients.get(key)) is None:
         if len(_clients) >= 16:  # settings changed many times, or many test loops
             _clients.pop(next(iter(_clients)))  # (left to the garbage collector, unclosed)
-        timeout = httpx.Timeout(settings.stall_timeout, connect=CONNECT_TIMEOUT)
         client = _clients[key] = openai.AsyncOpenAI(
             base_url=settings.base_url,
             api_key=settings.api_key or "not-needed",
             max_retries=0,  # connection errors are retried below; HTTP errors are shown at once
-            timeout=timeout,
-            http_client=openai.DefaultAioHttpClient(timeout=timeout),
+            timeout=httpx.Timeout(settings.stall_timeout, connect=CONNECT_TIMEOUT),
+            http_client=openai.DefaultAioHttpClient(),  # (each request carries the timeout)
         )
     return client
 
