@@ -206,15 +206,14 @@ async def title_table(server: LocalModelServer) -> tuple[str, list]:
     rows, results = [], []
     for question in FIRST_MESSAGES:
         parts = []
-        async for part in llm.stream_reply(
+        async for read in llm.stream_reply(
             [
                 {"role": "system", "content": settings.system_prompt},
                 {"role": "user", "content": question},
             ],
             settings,
         ):
-            if isinstance(part, str):
-                parts.append(part)
+            parts += [part for part in read if type(part) is str]  # the answer, not thought
         answer = "".join(parts)
         started = time.perf_counter()
         title = await titles.suggest(question, answer, settings)

@@ -29,8 +29,8 @@ RUNS = 3
 async def _reply(settings, index: int) -> int:
     chunks = 0
     question = [{"role": "user", "content": f"reply {index} read-cost"}]
-    async for part in llm.stream_reply(question, settings):
-        chunks += isinstance(part, str)
+    async for parts in llm.stream_reply(question, settings):
+        chunks += sum(isinstance(part, str) for part in parts)
     return chunks
 
 

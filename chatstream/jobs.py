@@ -24,7 +24,7 @@ import reflex as rx
 from reflex.config import get_config
 from sqlalchemy import exc as sa_exc
 
-from . import llm, repository, titles
+from . import llm, pacing, repository, titles
 from .models import Status
 from .settings import Settings, get_settings
 from .streams import get_hub
@@ -171,32 +171,43 @@ async def _stream(live: LiveMessage, messages: list[dict], settings: Settings) -
     hub, last_checkpoint = get_hub(), time.monotonic()
     live.requested_at = time.monotonic()
     reply = llm.stream_reply(messages, settings)
-    async with contextlib.aclosing(reply):
-        async for item in reply:
-            kind = type(item)
-            if kind is str:  # answer text
-                if live.reasoning_ms is None and live.reasoning:
-                    live.reasoning_ms = live.elapsed_ms()
-                live.content += repository.without_nul(item)  # what the database will hold
-            elif kind is llm.Thought:
-                live.reasoning += repository.without_nul(item)
-            elif item is llm.MOVED:  # no <think>, then </think>: the answer was reasoning
-                live.reasoning, live.content = live.reasoning + live.content, ""
-                continue
-            else:
-                live.usage = item
-                continue
-            if live.first_token_ms is None:
-                live.first_token_ms = live.elapsed_ms()
-            live.chunk_count += 1
-            hub.broadcast(live)
-            if time.monotonic() - last_checkpoint >= settings.checkpoint_interval:
-                last_checkpoint = time.monotonic()
-                # Off the loop, in one transaction with the other replies' checkpoints.
-                # Safe against a racing end: it only updates a message still streaming.
-                saved = _checkpoints_here().save(live.id, live.content, live.reasoning)
-                if await saved is False:
-                    raise EndedElsewhere
+    with pacing.streaming():
+        async with contextlib.aclosing(reply):
+            async for parts in reply:  # what one read of the stream brought
+                if not _apply(live, parts):
+                    continue
+                hub.broadcast(live)
+                if time.monotonic() - last_checkpoint >= settings.checkpoint_interval:
+                    last_checkpoint = time.monotonic()
+                    # Off the loop, in one transaction with the other replies' checkpoints.
+                    # Safe against a racing end: it only updates a message still streaming.
+                    saved = _checkpoints_here().save(live.id, live.content, live.reasoning)
+                    if await saved is False:
+                        raise EndedElsewhere
+
+
+def _apply(live: LiveMessage, parts: list) -> bool:
+    """Add the parts of the reply to `live`; whether its text (answer or reasoning) grew."""
+    grew = False
+    for item in parts:
+        kind = type(item)
+        if kind is str:  # answer text
+            if live.reasoning_ms is None and live.reasoning:
+                live.reasoning_ms = live.elapsed_ms()
+            live.content += repository.without_nul(item)  # what the database will hold
+        elif kind is llm.Thought:
+            live.reasoning += repository.without_nul(item)
+        elif item is llm.MOVED:  # no <think>, then </think>: the answer was reasoning
+            live.reasoning, live.content = live.reasoning + live.content, ""
+            continue
+        else:
+            live.usage = item
+            continue
+        if live.first_token_ms is None:
+            live.first_token_ms = live.elapsed_ms()
+        live.chunk_count += 1
+        grew = True
+    return grew
 
 
 class Checkpoints:

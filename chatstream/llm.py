@@ -1,6 +1,8 @@
 """One async generator over an OpenAI-compatible streaming chat completion.
 
-It yields the reply's parts: answer text (`str`), reasoning text (`Thought`, from
+It yields the reply's parts, a list of them per read of the stream (a read brings whatever
+arrived since the last one: one chunk, or several when the worker is busy, see
+chatstream/pacing.py): answer text (`str`), reasoning text (`Thought`, from
 `delta.reasoning_content`, `delta.reasoning` or `<think>` at the start of the content, see
 chatstream/reasoning.py), `MOVED` when the answer so far turns out to have been reasoning,
 then a `Usage` if the endpoint reported one, and raises
@@ -21,9 +23,10 @@ from dataclasses import dataclass
 import aiohttp
 import httpx2 as httpx  # the HTTP library the `openai` client is built on
 import openai
+import orjson
 from openai.types.chat import ChatCompletion
 
-from . import reasoning, sse
+from . import pacing, reasoning, sse
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -207,7 +210,10 @@ def _parts(data: str) -> tuple[str | None, str | None, Usage | None, str | None]
     (each maybe None).
     Raises ValueError for an event that is not a chat completion chunk, and `ModelError` for
     an error the endpoint reports inside the stream."""
-    chunk = json.loads(data)
+    try:
+        chunk = orjson.loads(data)  # 0.6 µs a chunk against json's 2.4
+    except orjson.JSONDecodeError:  # what json still reads: NaN, a lone surrogate…
+        chunk = json.loads(data)
     if not isinstance(chunk, dict):
         raise ValueError(f"an event that is not an object: {data[:80]!r}")
     if chunk.get("error"):
@@ -284,63 +290,82 @@ async def _stall_watch(seconds: float, loop):
             watchdog.close()
 
 
+class _Reply:
+    """What the events of a reply's stream have said so far."""
+
+    def __init__(self) -> None:
+        self.splitter = reasoning.ThinkSplitter()
+        self.finish_reason: str | None = None
+        self.started = False
+        """An event came: a failure now is a cut reply, not an unreachable model."""
+        self.done = False
+        """`data: [DONE]` came."""
+
+    def read(self, events: list[str], parts: list) -> None:
+        """Append the parts of these events to `parts`. Raises at an event that is not a
+        chat completion chunk (the parts of the events before it stay in `parts`)."""
+        for data in events:
+            if data.startswith("[DONE]"):
+                self.done = True
+                return
+            self.started = True
+            text, thought, usage, finish = _parts(data)
+            if usage is not None:
+                parts.append(usage)
+            if thought:
+                parts.append(Thought(thought))
+            if text and self.splitter.passthrough:
+                parts.append(text)
+            elif text:
+                thought, text = self.splitter.feed(text)
+                if self.splitter.moved:
+                    parts.append(MOVED)
+                if thought:
+                    parts.append(Thought(thought))
+                if text:
+                    parts.append(text)
+            self.finish_reason = finish or self.finish_reason
+
+    def close(self) -> list:
+        """The parts the end of the reply leaves: a `<think>` tag it cut."""
+        thought, text = self.splitter.close()
+        return [part for part in (Thought(thought) if thought else "", text) if part]
+
+
 async def stream_reply(
     messages: list[dict], settings: Settings
-) -> AsyncIterator[str | Thought | Usage | object]:
-    """Yield the parts of the model's reply to `messages` (see the module's docstring).
+) -> AsyncIterator[list[str | Thought | Usage | object]]:
+    """Yield the parts of the model's reply to `messages`, one list per read (see the
+    module's docstring).
 
     The body is read as raw server-sent events (`sse.EventDecoder`) and each event's JSON
     picked apart by hand (`_parts`): 3 µs a chunk instead of the client's 75 µs."""
     if not settings.model_configured:
         raise ModelError(NOT_CONFIGURED)
     client = _client(settings, asyncio.get_running_loop())
-    started, loop = False, asyncio.get_running_loop()
+    loop, reply = asyncio.get_running_loop(), _Reply()
     try:
         async with contextlib.AsyncExitStack() as stack:
             response = await _open(client, settings, messages, stack)
-            decoder, finish_reason = sse.EventDecoder(), None
-            splitter = reasoning.ThinkSplitter()
-            pieces = aiter(response.aiter_raw())
+            decoder, pieces = sse.EventDecoder(), aiter(response.aiter_raw())
             async with _stall_watch(settings.stall_timeout, loop) as watchdog:
-                while True:
+                while not reply.done:
                     watchdog.last = loop.time()
+                    piece = await anext(pieces, None)
+                    parts: list = []
                     try:
-                        piece = await anext(pieces)
-                    except StopAsyncIteration:
-                        events = decoder.close()
-                        piece = None
-                    else:
-                        events = decoder.feed(piece)
-                    for data in events:
-                        if data.startswith("[DONE]"):
-                            piece = None
-                            break
-                        started = True
-                        text, thought, usage, finish = _parts(data)
-                        if usage is not None:
-                            yield usage
-                        if thought:
-                            yield Thought(thought)
-                        if text:
-                            if splitter.passthrough:
-                                yield text
-                            else:
-                                thought, text = splitter.feed(text)
-                                if splitter.moved:
-                                    yield MOVED
-                                if thought:
-                                    yield Thought(thought)
-                                if text:
-                                    yield text
-                        finish_reason = finish or finish_reason
+                        events = decoder.close() if piece is None else decoder.feed(piece)
+                        reply.read(events, parts)
+                    finally:
+                        if parts:  # (before a fault in the same read too: they are kept)
+                            yield parts
                     if piece is None:
                         break
-            thought, text = splitter.close()  # a tag cut by the end of the reply
-            if thought:
-                yield Thought(thought)
-            if text:
-                yield text
-            if finish_reason is None:
+                    if pause := pacing.read_pause(settings.reads_per_second):
+                        await asyncio.sleep(pause)  # the next chunks gather in the buffer
+            if parts := reply.close():
+                yield parts
+            if reply.finish_reason is None:
                 raise ModelError(
                     "The model's stream ended before the reply was finished "
                     "(no finish reason): the connection was probably cut."
@@ -351,7 +376,7 @@ async def stream_reply(
             "the reply was abandoned."
         ) from None
     except (openai.OpenAIError, httpx.HTTPError) as exc:
-        raise ModelError(_explain(exc, settings, started=started)) from exc
+        raise ModelError(_explain(exc, settings, started=reply.started)) from exc
     except (ValueError, AttributeError, TypeError) as exc:
         # a `data:` line that is not JSON, or not a completion chunk
         raise ModelError("The model sent a malformed stream.") from exc

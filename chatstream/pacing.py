@@ -1,19 +1,28 @@
-"""How often a worker sends live updates, given how busy it is.
+"""How often a worker reads its model streams and sends live updates, given how busy it is.
 
 A worker can push only so many updates a second (each is a websocket frame: encoded,
 compressed, written). With few followers each gets one every `flush_interval` (50 ms). With
 many, their intervals grow together so that the worker's total stays within
-`updates_per_second`: 300 followers at 1,500 a second get one every 200 ms, every chunk
+`updates_per_second`: 300 followers at 3,000 a second get one every 100 ms; every chunk
 still arrives, in fewer and larger updates, instead of the worker falling seconds behind.
 
-Model streams are never paced: a read yields one HTTP chunk, that is one model chunk, however
-many wait in the socket, so a pause after each read only caps a reply's rate (a pause of a
-quarter interval, tried until 2026-12-02, let 200 replies fall 15 s behind).
+Reading a model stream is paced the same way. Each read of a reply's stream costs a wake-up
+of its job and a pass through the HTTP client's and our own layers, whether it brings one
+chunk or twenty: the aiohttp transport hands over everything its buffer holds. With few
+streams a job reads each chunk as it comes. With many, each job pauses between reads so that
+the worker makes at most `reads_per_second` of them in all (300 streams at 5,000 a second:
+one read every 60 ms, about three chunks each), and a chunk waits in the socket's buffer for
+at most that pause.
 """
 
 from __future__ import annotations
 
+MIN_READ_PAUSE = 0.01
+"""A shorter pause than this between two reads of a stream saves nothing: the model's
+chunks come about 20 ms apart, so a read would still bring one at a time."""
+
 _followers = 0
+_streams = 0
 
 
 class following:
@@ -28,11 +37,34 @@ class following:
         _followers -= 1
 
 
+class streaming:
+    """`with pacing.streaming():` around a job's read of its model stream counts it."""
+
+    def __enter__(self) -> None:
+        global _streams
+        _streams += 1
+
+    def __exit__(self, *exc) -> None:
+        global _streams
+        _streams -= 1
+
+
 def follower_interval(flush_interval: float, updates_per_second: float) -> float:
     """Seconds between two updates of one follower."""
     return max(flush_interval, _followers / updates_per_second)
 
 
+def read_pause(reads_per_second: float) -> float:
+    """Seconds a job waits after a read of its model stream before the next (0: none)."""
+    pause = _streams / reads_per_second
+    return pause if pause >= MIN_READ_PAUSE else 0.0
+
+
 def followers() -> int:
     """Followers relaying in this worker now."""
     return _followers
+
+
+def streams() -> int:
+    """Model streams read in this worker now."""
+    return _streams
