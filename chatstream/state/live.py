@@ -20,14 +20,16 @@ tab got. How often a follower pushes depends on how many share the worker
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import sys
 from datetime import UTC, datetime
 
 import reflex as rx
+import sqlalchemy as sa
+from engineio import packet as eio_packet
 from redis.exceptions import RedisError
 from reflex_base.constants.state import FIELD_MARKER
-from sqlmodel import select
 
 from .. import pacing
 from ..models import Chat, Message
@@ -53,9 +55,17 @@ reply that replaced it."""
 log = logging.getLogger(__name__)
 
 
-def _message(public_id: str) -> Message | None:
+_MESSAGES, _CHATS = Message.__table__, Chat.__table__
+
+
+def _message(public_id: str) -> sa.Row | None:
+    """The message as a read-only row (without the ORM: a follower reads it at least twice)."""
     with rx.session() as session:
-        return session.exec(select(Message).where(Message.public_id == public_id)).first()
+        return (
+            session.connection()
+            .execute(sa.select(_MESSAGES).where(_MESSAGES.c.public_id == public_id))
+            .first()
+        )
 
 
 def _streams_in_db(public_id: str) -> bool:
@@ -63,15 +73,20 @@ def _streams_in_db(public_id: str) -> bool:
     return message is not None and message.streaming
 
 
-def _owned_message(public_id: str, user_id: int | None) -> Message | None:
+def _owned_message(public_id: str, user_id: int | None) -> sa.Row | None:
+    """The message, if it is in a chat of `user_id`'s (as `_message`)."""
     if user_id is None:
         return None
     with rx.session() as session:
-        return session.exec(
-            select(Message)
-            .join(Chat, Chat.id == Message.chat_id)
-            .where(Message.public_id == public_id, Chat.owner_id == user_id)
-        ).first()
+        return (
+            session.connection()
+            .execute(
+                sa.select(_MESSAGES)
+                .join(_CHATS, _CHATS.c.id == _MESSAGES.c.chat_id)
+                .where(_MESSAGES.c.public_id == public_id, _CHATS.c.owner_id == user_id)
+            )
+            .first()
+        )
 
 
 BASE, CHUNK, OFFSET = "base" + FIELD_MARKER, "chunk" + FIELD_MARKER, "offset" + FIELD_MARKER
@@ -147,8 +162,24 @@ async def _push(token: str, fields: dict) -> bool:
         return False
     if BASE in fields:
         await namespace.emit("event", {"delta": {Live.get_full_name(): fields}}, to=record.sid)
-    else:
-        await namespace.emit(LIVE_EVENT, _compact(fields), to=record.sid)
+        return True
+    return _send_live(namespace, record.sid, _compact(fields))
+
+
+def _send_live(namespace, sid: str, args: tuple) -> bool:
+    """LIVE_EVENT to the socket `sid`, as `namespace.emit` would send it, without the way
+    there: a packet object checked for binary parts, then a task per recipient that queues
+    it for the socket's writer, and a wait for that task (86 µs of a push's 103 at 300
+    replies). The packet is queued by a callback of the event loop instead: after the tasks
+    of every earlier `emit` have queued theirs, as the task of this `emit` would have been.
+    A push never overtakes a Reflex delta sent before it (the one that shows the reply)."""
+    server = namespace.server
+    socket = server.eio.sockets.get(server.manager.eio_sid_from_sid(sid, namespace.namespace))
+    if socket is None or socket.closed:
+        return False
+    data = json.dumps([LIVE_EVENT, *args], ensure_ascii=False, separators=(",", ":"))
+    packet = eio_packet.Packet(eio_packet.MESSAGE, f"2{namespace.namespace},{data}")
+    asyncio.get_running_loop().call_soon(socket.queue.put_nowait, packet)
     return True
 
 

@@ -35,9 +35,10 @@ class SidebarState(rx.State):
             self.chats = []
             return
         with rx.session() as session:
-            self.chats = [
-                ChatLink.of(c) for c in repository.list_chats(session=session, owner_id=user_id)
-            ]
+            links = repository.chat_links(session=session, owner_id=user_id)
+        chats = [ChatLink(id=public_id, title=title) for public_id, title in links]
+        if chats != self.chats:  # (an assignment resends the whole list, changed or not)
+            self.chats = chats
         search = await self.get_state(SearchState)
         await search._run(user_id)  # a search shown follows the chats too
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from .. import tree
-from ..models import Chat, Message
+from ..models import Message
 
 
 @dataclasses.dataclass
@@ -117,7 +117,3 @@ def reply_facts(message: Message) -> str:
 class ChatLink:
     id: str
     title: str
-
-    @classmethod
-    def of(cls, chat: Chat) -> ChatLink:
-        return cls(id=chat.public_id, title=chat.title)
