@@ -33,7 +33,9 @@ export CHATSTREAM_LOCAL_MODEL
 # hot reload, for working on the app.
 PORT ?= 8080
 WORKERS ?= $(if $(REDIS_URL)$(REFLEX_REDIS_URL),2,1)
-PROD = GUNICORN_CMD_ARGS="--workers $(WORKERS) --graceful-timeout 10 $(GUNICORN_CMD_ARGS)" \
+# The workers run uvloop (chatstream/worker.py), as `make dev` and the tests' servers do.
+PROD = GUNICORN_CMD_ARGS="--workers $(WORKERS) --worker-class chatstream.worker.Worker \
+	--graceful-timeout 10 $(GUNICORN_CMD_ARGS)" \
 	REFLEX_OPLOCK_ENABLED=$${REFLEX_OPLOCK_ENABLED:-true} \
 	$(WITH_MODEL) reflex run --env prod --single-port --frontend-port
 
