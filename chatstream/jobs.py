@@ -139,9 +139,10 @@ async def stop_anywhere(public_id: str) -> bool:
 async def _run(live: LiveMessage, settings: Settings) -> None:
     try:
         with rx.session() as session:
-            message = repository.get_message(session=session, message_id=live.id)
-            chat = repository.chat_of(session=session, message=message)
-            history = repository.history_before(session=session, message=message)
+            context = repository.reply_context(session=session, message_id=live.id)
+        if context is None:
+            raise EndedElsewhere  # its chat was deleted before the job began
+        chat, history = context
         settings = settings.for_chat(model=chat.model, system_prompt=chat.system_prompt)
         messages = model_messages(
             history, settings.system_prompt, send_reasoning=settings.send_reasoning

@@ -174,14 +174,26 @@ def _sampling(settings: Settings) -> dict:
 
 
 def _request(client: openai.AsyncOpenAI, settings: Settings, messages: list[dict]):
-    """The streaming request, made on entering: the client sends it (base URL, key, headers;
-    an HTTP error status becomes `APIStatusError`) and hands back the raw response."""
-    extra: dict = {"stream_options": {"include_usage": True}} if settings.stream_usage else {}
+    """The streaming request: the client sends it (base URL, key, headers; an HTTP error
+    status becomes `APIStatusError`) and hands back the response, its body unread.
+
+    Through `client.post`, the client's way to any endpoint, not `chat.completions.create`:
+    that one first walks the whole conversation against the request's typed description
+    (the SDK's `transform`), which changes nothing in plain text messages and cost 0.95 ms
+    for two messages and 85 ms for 500, on the event loop of every reply streaming in the
+    worker."""
+    body: dict = {"model": settings.model_name, "messages": messages, "stream": True}
+    if settings.stream_usage:
+        body["stream_options"] = {"include_usage": True}
     if settings.max_tokens:
-        extra["max_tokens"] = settings.max_tokens
-    extra.update(_sampling(settings))
-    return client.chat.completions.with_streaming_response.create(
-        model=settings.model_name, messages=messages, stream=True, timeout=STREAM_TIMEOUT, **extra
+        body["max_tokens"] = settings.max_tokens
+    body.update(_sampling(settings))
+    return client.post(
+        "/chat/completions",
+        cast_to=httpx.Response,
+        body=body,
+        stream=True,
+        options={"timeout": STREAM_TIMEOUT, "security": {"bearer_auth": True}},
     )
 
 
@@ -195,8 +207,9 @@ async def _open(
     for attempt in range(settings.connect_retries + 1):
         try:
             async with asyncio.timeout(settings.stall_timeout):  # its status and headers
-                response = await stack.enter_async_context(_request(client, settings, messages))
-            return response.http_response
+                response = await _request(client, settings, messages)
+            stack.push_async_callback(response.aclose)
+            return response
         except openai.APIConnectionError:
             if attempt == settings.connect_retries:
                 raise

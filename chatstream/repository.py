@@ -170,6 +170,20 @@ def chat_links(*, session: Session, owner_id: int) -> list[tuple[str, str]]:
     ]
 
 
+def chat_title(*, session: Session, owner_id: int, public_id: str) -> str | None:
+    """The title of the chat with this public id if `owner_id` owns it (as `get_chat`)."""
+    table = Chat.__table__
+    return (
+        session.connection()
+        .execute(
+            sa.select(table.c.title).where(
+                table.c.public_id == public_id, table.c.owner_id == owner_id
+            )
+        )
+        .scalar()
+    )
+
+
 def get_chat(*, session: Session, owner_id: int, public_id: str) -> Chat | None:
     """The chat with this public id if `owner_id` owns it; None for unknown and foreign ids alike."""
     return session.exec(
@@ -416,6 +430,25 @@ def switch_branch(*, session: Session, chat: Chat, to: Message) -> sa.Row:
     session.add(chat)
     session.commit()
     return next(m for m in messages if m.id == leaf_id)
+
+
+def reply_context(*, session: Session, message_id: int) -> tuple[sa.Row, list[sa.Row]] | None:
+    """What the model is asked for the reply `message_id`: its chat's `model` and
+    `system_prompt`, and the branch above it (as `history_before`); None if it is gone."""
+    chats = Chat.__table__
+    chat = (
+        session.connection()
+        .execute(
+            sa.select(_MESSAGES.c.chat_id, _MESSAGES.c.parent_id, chats.c.model)
+            .add_columns(chats.c.system_prompt)
+            .join(chats, chats.c.id == _MESSAGES.c.chat_id)
+            .where(_MESSAGES.c.id == message_id)
+        )
+        .first()
+    )
+    if chat is None:
+        return None
+    return chat, tree.path(list_messages(session=session, chat_id=chat.chat_id), chat.parent_id)
 
 
 def history_before(*, session: Session, message: Message) -> list[sa.Row]:

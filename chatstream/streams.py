@@ -78,7 +78,8 @@ class Channel:
         """Return once the version is past `after_version` or the channel closed (or timeout)."""
         if self.version <= after_version and not self.done:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), timeout)
+                async with asyncio.timeout(timeout):  # (no task per wait, as wait_for makes)
+                    await self._changed.wait()
         return self.snapshot()
 
 

@@ -98,6 +98,8 @@ class Request:
     """(time.time(), text) for each chunk written."""
     disconnected_at: float | None = None
     finished: bool = False
+    authorization: str = ""
+    """The request's Authorization header."""
 
     @property
     def last_user_message(self) -> str:
@@ -194,7 +196,7 @@ class FakeOpenAI:
 
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                request = Request(body=body)
+                request = Request(body=body, authorization=self.headers.get("Authorization", ""))
                 if request.is_title:
                     fake.title_requests.append(request)
                     title = fake.title

@@ -211,11 +211,14 @@ class ChatState(rx.State):
                     async with self:
                         if self.public_id != chat_id:
                             return
+                        user_id = await current_user_id(self)
                         with rx.session() as session:
-                            chat = await self._owned_chat(session, chat_id)
-                        changed = chat is not None and chat.title != self.title
+                            title = user_id and repository.chat_title(
+                                session=session, owner_id=user_id, public_id=chat_id
+                            )
+                        changed = title is not None and title != self.title
                         if changed:
-                            self.title = chat.title
+                            self.title = title
                     if changed:
                         from .sidebar import SidebarState
 

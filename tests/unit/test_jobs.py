@@ -9,7 +9,7 @@ import pytest
 import reflex as rx
 
 from chatstream import jobs, llm, repository
-from chatstream.models import Message, Status
+from chatstream.models import Chat, Message, Status
 from chatstream.settings import get_settings
 from chatstream.state.views import MessageView, reply_facts
 from chatstream.streams import get_hub
@@ -81,8 +81,11 @@ async def test_the_model_gets_the_system_prompt_and_the_history(model):
 
     await run_reply(reply, settings_for(model))
 
-    body = model.request_for("history").body
+    request = model.request_for("history")
+    assert request.authorization == "Bearer test-key"
+    body = request.body
     assert body["stream"] is True and body["model"] == "test-model"
+    assert body["stream_options"] == {"include_usage": True}
     assert body["messages"] == [
         {"role": "system", "content": "Be brief."},
         {"role": "user", "content": "history please"},
@@ -387,3 +390,17 @@ async def test_a_nul_in_a_reply_is_saved_and_shown_as_a_replacement_character(mo
     saved = await run_reply(reply, settings_for(model, checkpoint_interval=0.0))
 
     assert (saved.status, saved.content) == ("complete", "be\ufffdfore\ufffdafter")
+
+
+async def test_a_reply_whose_chat_is_deleted_before_its_job_begins_asks_no_model(model, caplog):
+    model.on("deleted first", Reply(chunks=["never"]))
+    _, reply = exchange("deleted first please")
+    with rx.session() as session:
+        chat = session.get(Chat, reply.chat_id)
+        repository.delete_chat(session=session, chat=chat)
+
+    await jobs.start(message_id=reply.id, public_id=reply.public_id, settings=settings_for(model))
+
+    assert not [r for r in model.requests if "deleted first" in r.last_user_message]
+    assert not [r for r in caplog.records if r.levelname in ("ERROR", "WARNING")]
+    assert get_hub().channel(reply.public_id) is None
