@@ -1,10 +1,12 @@
 """Reply jobs against a real OpenAI-compatible HTTP server and the real (SQLite) database."""
 
 import asyncio
+import contextlib
 import dataclasses
 import socket
 from types import SimpleNamespace
 
+import aiohttp
 import pytest
 import reflex as rx
 
@@ -404,3 +406,16 @@ async def test_a_reply_whose_chat_is_deleted_before_its_job_begins_asks_no_model
     assert not [r for r in model.requests if "deleted first" in r.last_user_message]
     assert not [r for r in caplog.records if r.levelname in ("ERROR", "WARNING")]
     assert get_hub().channel(reply.public_id) is None
+
+
+async def test_a_reply_is_read_straight_from_aiohttp_s_buffer(model):
+    """What keeps a read cheap (`llm._reader`): should the `openai` client's transport change,
+    this says so, where a fallback would only cost CPU."""
+    model.on("reader", Reply(chunks=["a"]))
+    settings = settings_for(model)
+    client = llm._client(settings, asyncio.get_running_loop())
+    question = [{"role": "user", "content": "reader please"}]
+    async with contextlib.AsyncExitStack() as stack:
+        read = llm._reader(await llm._open(client, settings, question, stack))
+        assert isinstance(getattr(read, "__self__", None), aiohttp.StreamReader)
+        assert b"data:" in await read()
