@@ -12,7 +12,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
@@ -31,6 +31,7 @@ if TYPE_CHECKING:  # the naive design's process must not import our app's states
     from chatstream.models import Message
 
 CHUNKS = 1000  # 20 seconds of streaming per reply
+DELAY = 0.02  # between two chunks of a reply: 50 a second
 SENDS_PER_SECOND = 30
 """The tabs send their questions evenly over `load / SENDS_PER_SECOND` seconds (10 s for
 300): people do not all press Enter in the same millisecond, and what is measured here is
@@ -202,7 +203,7 @@ def _saved(markers: list[str]) -> dict[str, Message]:
 
 
 async def _watch_ends(
-    design: str, model: LoadModel, markers: list[str], ended: dict[str, float], go
+    design: str, model: LoadModel, markers: list[str], ended: dict[str, float], go, chunks: int
 ) -> None:
     """Note when each reply ends: saved with `streaming` false (ours), or sent whole by the
     model (naive). A reply with no request a minute after the start counts as ended."""
@@ -214,7 +215,7 @@ async def _watch_ends(
             done = {m for m, row in rows.items() if not row.streaming}
         else:
             sent = await asyncio.to_thread(model.sent)
-            done = {m for m in markers if len(sent.get(m, ())) == CHUNKS}
+            done = {m for m in markers if len(sent.get(m, ())) == chunks}
         if time.monotonic() - started > 60 + len(markers) / SENDS_PER_SECOND:
             asked = set(await asyncio.to_thread(model.sent))
             done |= set(markers) - asked
@@ -224,9 +225,20 @@ async def _watch_ends(
 
 
 async def step(
-    design: str, url: str | list[str], model: LoadModel, load: int, pid: int | list[int]
+    design: str,
+    url: str | list[str],
+    model: LoadModel,
+    load: int,
+    pid: int | list[int],
+    *,
+    chunks: int = CHUNKS,
+    on_go: Callable[[], object] | None = None,
 ) -> dict:
-    """`load` replies at once; with several backend URLs (workers), the tabs take them in turn."""
+    """`load` replies of `chunks` chunks at once; with several backend URLs (workers), the
+    tabs take them in turn. `on_go`: called as the first question is sent (a profiler's
+    start). Besides the latency of every chunk, `steady_p95_ms` is that of the chunks sent
+    while every reply streamed and no question or end came (from two seconds after the last
+    question to the first reply's end): streaming alone, without the work of an exchange."""
     urls, pids = (
         (url if isinstance(url, list) else [url]),
         (pid if isinstance(pid, list) else [pid]),
@@ -239,8 +251,8 @@ async def step(
         token = secrets.token_urlsafe(16)
         sign_in(make_user(), token)
     markers = [f"<cap {_round[0]}.{i}>" for i in range(load)]
-    texts = {m: reply_text(CHUNKS * 4, seed=i) for i, m in enumerate(markers)}
-    model.script({m: words(texts[m], 4) for m in markers}, delay=0.02)
+    texts = {m: reply_text(chunks * 4, seed=i) for i, m in enumerate(markers)}
+    model.script({m: words(texts[m], 4) for m in markers}, delay=DELAY)
     go, opened, ended = asyncio.Event(), [], {}
     opening = asyncio.Semaphore(OPENING)
     runs = [
@@ -253,17 +265,21 @@ async def step(
         )
         for i, m in enumerate(markers)
     ]
-    ends = asyncio.create_task(_watch_ends(design, model, markers, ended, go))
+    ends = asyncio.create_task(_watch_ends(design, model, markers, ended, go, chunks))
     async with asyncio.timeout(120 + load):
         while len(opened) < load:  # every tab open before the replies start
             await asyncio.sleep(0.2)
     await _quiet(pids)  # and the pages' own events (sidebar, model list…) all answered
     cpu = _cpu(pids, model)
     go.set()
+    went = time.time()  # (the clock of the model's send times)
+    if on_go is not None:
+        on_go()
     watches = await asyncio.gather(*runs, return_exceptions=True)
     cpu = [after - before for after, before in zip(_cpu(pids, model), cpu, strict=True)]
     ends.cancel()
-    lat, lost, chunks, why = [], 0, 0, []
+    calm = (went + load / SENDS_PER_SECOND + 2, went + chunks * DELAY)
+    lat, steady, lost, counted, why = [], [], 0, 0, []
     saved = _saved(markers) if design == "ours" else {}
     sent_by_marker = model.sent()
     for m, watch in zip(markers, watches, strict=True):
@@ -276,8 +292,14 @@ async def step(
             why.append(f"{m}: never started")
             continue
         sent = "".join(text for _, text in request_sent)
-        chunks += len(request_sent)
-        lat += latencies(request_sent, watch.seen)
+        counted += len(request_sent)
+        mine = latencies(request_sent, watch.seen)
+        lat += mine
+        steady += [
+            late
+            for (at, _), late in zip(request_sent, mine, strict=False)
+            if calm[0] <= at < calm[1]
+        ]
         shown_ok = watch.text == texts[m] == sent
         row = saved.get(m)
         saved_ok = design != "ours" or (row is not None and row.content == texts[m])
@@ -295,7 +317,9 @@ async def step(
         "p95_ms": 1000 * statistics.quantiles(lat, n=20)[-1] if len(lat) > 1 else float("inf"),
         "lost": lost,
         "lost_why": why,
-        "cpu_per_1000": 1000 * cpu[0] / max(chunks, 1),
-        "client_cpu_per_1000": 1000 * cpu[1] / max(chunks, 1),
-        "model_cpu_per_1000": 1000 * cpu[2] / max(chunks, 1),
+        "steady_p95_ms": 1000 * statistics.quantiles(steady, n=20)[-1] if len(steady) > 1 else None,
+        "cpu_per_1000": 1000 * cpu[0] / max(counted, 1),
+        "client_cpu_per_1000": 1000 * cpu[1] / max(counted, 1),
+        "model_cpu_per_1000": 1000 * cpu[2] / max(counted, 1),
+        "backend_cpu_s": cpu[0],
     }

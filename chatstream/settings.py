@@ -43,11 +43,11 @@ class Settings:
     """Sampling temperature; None leaves it to the endpoint."""
     model_label: str = ""
     """How the page names the model, when its bare name would mislead (a tiny local model)."""
-    updates_per_second: float = 1500.0
+    updates_per_second: float = 3000.0
     """The live updates a worker sends per second at most, all its tabs together: with more
     followers than `updates_per_second × flush_interval`, each one's interval grows
     (chatstream/pacing.py)."""
-    reads_per_second: float = 5000.0
+    reads_per_second: float = 7500.0
     """The reads of model streams a worker makes per second at most, all its replies
     together: with more replies streaming than `reads_per_second × 10 ms`, each one's job
     pauses between reads and takes several chunks a read (chatstream/pacing.py)."""
@@ -128,8 +128,8 @@ def get_settings() -> Settings:
         stall_timeout=_float("CHATSTREAM_STALL_TIMEOUT", 60.0),
         connect_retries=int(_float("CHATSTREAM_CONNECT_RETRIES", 2)),
         flush_interval=_float("CHATSTREAM_FLUSH_INTERVAL", 0.05),
-        updates_per_second=_float("CHATSTREAM_UPDATES_PER_SECOND", 1500.0),
-        reads_per_second=_float("CHATSTREAM_READS_PER_SECOND", 5000.0),
+        updates_per_second=_float("CHATSTREAM_UPDATES_PER_SECOND", 3000.0),
+        reads_per_second=_float("CHATSTREAM_READS_PER_SECOND", 7500.0),
         checkpoint_interval=_float("CHATSTREAM_CHECKPOINT_INTERVAL", 1.0),
         stream_usage=os.environ.get("CHATSTREAM_STREAM_USAGE", "1") not in ("0", "false", "no"),
         max_tokens=int(_optional_float("CHATSTREAM_MAX_TOKENS") or 0) or None,

@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 import reflex as rx
 
-from chatstream import jobs, llm, repository
+from chatstream import jobs, llm, pacing, repository
 from chatstream.models import Chat, Message, Status
 from chatstream.settings import get_settings
 from chatstream.state.views import MessageView, reply_facts
@@ -419,3 +419,20 @@ async def test_a_reply_is_read_straight_from_aiohttp_s_buffer(model):
         read = llm._reader(await llm._open(client, settings, question, stack))
         assert isinstance(getattr(read, "__self__", None), aiohttp.StreamReader)
         assert b"data:" in await read()
+
+
+async def test_a_busy_worker_reads_a_stream_several_chunks_at_a_time_and_keeps_them_all(model):
+    """With many replies streaming, a job pauses between reads (chatstream/pacing.py) and the
+    next read brings every chunk that came meanwhile: none lost, none held back."""
+    text = "".join(f"w{i} " for i in range(120))
+    chunks = words(text, 4)
+    model.on("busy worker", Reply(chunks=chunks, delay=0.005))
+    question = [{"role": "user", "content": "busy worker please"}]
+    reads = []
+    with contextlib.ExitStack() as busy:
+        for _ in range(300):  # as if 299 other replies streamed: a pause of 40 ms a read
+            busy.enter_context(pacing.streaming())
+        async for parts in llm.stream_reply(question, settings_for(model)):
+            reads.append([part for part in parts if type(part) is str])
+    assert "".join(text for parts in reads for text in parts) == text
+    assert len(reads) <= len(chunks) / 2  # 5 ms apart, 40 ms between reads: about 8 a read
