@@ -11,6 +11,10 @@ import tests.conftest  # noqa: F401  (a throw-away SQLite database, migrated to 
 from bench import capacity, streaming
 from bench.harness import Proxy, backend, model_server
 
+EXCHANGES = 150
+"""Short replies (20 chunks) sent 30 a second, for the backend's CPU per exchange: a send,
+the new chat's page, its live reply and hand-over, its title."""
+
 
 async def measure(design: str, url: str, model, steps: list[int]) -> dict:
     proxy = Proxy(url)
@@ -32,6 +36,13 @@ async def measure(design: str, url: str, model, steps: list[int]) -> dict:
             result["capacity"].append(step)
             if step["p95_ms"] > 1000 or step["lost"]:  # far past the target: stop there
                 break
+        short = await capacity.step(design, url, load_model, EXCHANGES, pid, chunks=20)
+        print(design, "exchanges", short, file=sys.stderr, flush=True)
+        result["exchange"] = {
+            "replies": EXCHANGES,
+            "cpu_ms": 1000 * short["backend_cpu_s"] / EXCHANGES,
+            "lost": short["lost"],
+        }
     return result
 
 
