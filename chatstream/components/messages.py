@@ -25,14 +25,20 @@ def _retry(message: MessageView) -> rx.Component:
         size="1",
         variant="soft",
         on_click=ChatState.retry(message.id),
+        class_name=NEW_VERSION,
         custom_attrs=_attrs("retry"),
     )
 
 
 RETRYABLE_VAR = rx.Var.create(sorted(RETRYABLE))
+NEW_VERSION = "new-version"
+"""The class of Edit, Regenerate and Retry, which start a new version: hidden while the
+conversation holds a streaming reply (assets/chatstream.css), as the server refuses them then
+(one reply per chat). CSS, not a prop: a prop would render every message again when a reply
+starts and when it ends, and the list that maps them on every update of the reply."""
 
 
-def _problem(message: MessageView, idle) -> rx.Component:
+def _problem(message: MessageView) -> rx.Component:
     label = rx.match(
         message.status,
         ("stopped", "Stopped."),
@@ -44,7 +50,7 @@ def _problem(message: MessageView, idle) -> rx.Component:
         rx.hstack(
             rx.icon(rx.cond(message.status == "error", "circle-alert", "circle-pause"), size=16),
             rx.text(rx.cond(message.error != "", message.error, label), size="2"),
-            rx.cond(idle, _retry(message)),  # any reply: a new version
+            _retry(message),  # any reply: a new version
             class_name=rx.cond(message.status == "error", "problem error", "problem"),
             align="center",
             wrap="wrap",
@@ -64,13 +70,10 @@ def _small_button(icon: str, label: str, testid: str, **props) -> rx.Component:
     )
 
 
-def _user_actions(message: MessageView, idle) -> rx.Component:
-    edit = rx.cond(
-        idle,  # any user message: a new version
-        rx.el.div(
-            _small_button("pencil", "Edit", "edit", on_click=ChatState.start_edit(message.id)),
-            class_name="message-actions",
-        ),
+def _user_actions(message: MessageView) -> rx.Component:
+    edit = rx.el.div(  # any user message: a new version
+        _small_button("pencil", "Edit", "edit", on_click=ChatState.start_edit(message.id)),
+        class_name=f"message-actions {NEW_VERSION}",
     )
     return rx.el.div(versions.switcher(message), edit, class_name="user-footer")
 
@@ -84,11 +87,15 @@ def _facts(message: MessageView) -> rx.Component:
     )
 
 
-def _assistant_actions(message: MessageView, idle) -> rx.Component:
+def _assistant_actions(message: MessageView) -> rx.Component:
     regenerate = rx.cond(
-        idle & (message.status == "complete"),  # any reply: a new version
+        message.status == "complete",  # any reply: a new version
         _small_button(
-            "refresh-cw", "Regenerate", "regenerate", on_click=ChatState.retry(message.id)
+            "refresh-cw",
+            "Regenerate",
+            "regenerate",
+            on_click=ChatState.retry(message.id),
+            class_name=NEW_VERSION,
         ),
     )
     copy = rx.cond(  # the answer's markdown, never its reasoning; in the page, no handler
@@ -130,23 +137,23 @@ def _edit_form(message: MessageView) -> rx.Component:
     )
 
 
-def _user_message(message: MessageView, editing, idle) -> rx.Component:
+def _user_message(message: MessageView, editing) -> rx.Component:
     return rx.cond(
         editing,
         _edit_form(message),
         rx.fragment(
             _content(rx.el.div(message.content, class_name="user-text")),
-            _user_actions(message, idle),
+            _user_actions(message),
         ),
     )
 
 
-def _assistant_message(message: MessageView, idle) -> rx.Component:
+def _assistant_message(message: MessageView) -> rx.Component:
     return rx.fragment(
         reasoning_block(message),
         _content(markdown(source=message.content)),
-        _problem(message, idle),
-        _assistant_actions(message, idle),
+        _problem(message),
+        _assistant_actions(message),
     )
 
 
@@ -159,29 +166,20 @@ def _recent_item(message: MessageView, index) -> rx.Component:
 
 
 def _item(message: MessageView) -> rx.Component:
-    return message_item(
-        message=message,
-        editing=ChatState.editing_id == message.id,
-        # A prop, not read inside: it changes when a reply starts or ends, never per update.
-        idle=LiveReply.message_id == "",
-    )
+    return message_item(message=message, editing=ChatState.editing_id == message.id)
 
 
 @rx.memo
-def message_item(
-    message: rx.Var[MessageView],
-    editing: rx.Var[bool],
-    idle: rx.Var[bool],
-) -> rx.Component:
+def message_item(message: rx.Var[MessageView], editing: rx.Var[bool]) -> rx.Component:
     """One message, a component of its own that reads no state: it renders again only when
     its own props change (its message object keeps its identity while its data is the same),
-    not when the chat's list does (a message added, a reply handed over). `idle`: no reply
-    streams in this tab, so every message offers its Edit, Regenerate or Retry."""
+    not when the chat's list does (a message added, a reply handed over), nor when a reply
+    starts or ends (its Edit, Regenerate or Retry are hidden by CSS then: NEW_VERSION)."""
     return rx.el.div(
         rx.cond(
             message.role == "user",
-            _user_message(message, editing, idle),
-            _assistant_message(message, idle),
+            _user_message(message, editing),
+            _assistant_message(message),
         ),
         class_name=rx.cond(message.role == "user", "message user", "message assistant"),
         custom_attrs=_attrs(
