@@ -1,6 +1,6 @@
 """While a reply streams, only the streaming message does work: the finished messages of the
 chat neither render again nor change in the DOM (tests/e2e/render_probe.py counts both), nor
-when the reply starts or ends."""
+when the reply starts or ends; nor do the entries of the sidebar's chat list."""
 
 import reflex as rx
 from playwright.sync_api import expect
@@ -16,6 +16,7 @@ from tests.fake_openai import Reply, words
 EARLIER = 20
 REPLY = "A reply that streams beside twenty finished messages, " * 12
 UPDATES = 5
+CHATS = 10
 WATCH = """n => { window.__probe.watch([...document.querySelectorAll('[data-testid="message"]')]
                     .slice(0, n)); window.__probe.reset(); }"""
 
@@ -86,3 +87,33 @@ def test_a_reply_starting_and_ending_renders_no_finished_message(page, model):
     assert start["finished_mutations"] == 0, start
     assert end["finished_renders"] == 0, end
     assert end["finished_mutations"] == 0, end
+
+
+def test_a_reply_starting_and_ending_renders_no_entry_of_the_chat_list(page, model):
+    """The open chat's entry is marked by its link (React Router's NavLink), not by the chat
+    state, which changes when a reply starts and ends (it rendered every entry then)."""
+    model.on("beside the list", Reply(chunks=words("A reply beside a list of chats. " * 3, 4)))
+    page.context.add_init_script(PROBE)
+    username = register(page)
+    with rx.session() as session:
+        user = session.exec(select(LocalUser).where(LocalUser.username == username)).one()
+    for n in range(CHATS - 1):
+        make_chat(user, f"Older chat {n}")
+    chat = seed_chat(username)
+    page.goto(f"/chat/{chat}")
+    links = page.get_by_test_id("chat-link")
+    expect(links).to_have_count(CHATS)
+    expect(links.first).to_have_attribute("aria-current", "page")  # the open chat
+    page.evaluate(
+        """() => { window.__probe.watch([...document.querySelectorAll('[data-testid="chat-link"]')]
+                     .map((link) => link.parentElement)); window.__probe.reset(); }"""
+    )
+
+    send(page, "a reply beside the list, please")
+    reply = page.get_by_test_id("message").nth(EARLIER + 1)
+    expect(reply).to_have_attribute("data-status", "complete")
+    start, end = map(cost, start_and_end(page.evaluate("window.__probe.log")))
+
+    assert start["components"] >= 2 and end["components"] >= 1, (start, end)  # it sees
+    assert start["finished_renders"] == 0, start  # (here: renders inside the chat list)
+    assert end["finished_renders"] == 0, end
