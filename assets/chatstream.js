@@ -83,10 +83,20 @@
     document.querySelector('[data-testid="search-clear"]')?.click();
   });
 
+  // A message far from the view is laid out when it comes near it, at its real size (CSS
+  // content-visibility): while the view follows, a change of size keeps it at the bottom.
+  const resized = new ResizeObserver(() => {
+    const el = scroller();
+    if (el && follow) toBottom(el, false);
+  });
+  let sized = null;  // the conversation whose size is watched
+
   let lastPath = location.pathname;
   new MutationObserver(() => {
     const el = scroller();
     if (!el) return;
+    const box = el.firstElementChild;
+    if (box !== sized) { if (sized) resized.unobserve(sized); resized.observe(sized = box); }
     if (location.pathname !== lastPath) { lastPath = location.pathname; follow = true; }
     if (showMatch()) return;
     if (follow) toBottom(el, false);

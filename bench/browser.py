@@ -2,7 +2,9 @@
 text in the DOM (a MutationObserver), websocket payload (CDP), TCP bytes (a counting proxy
 between the page and the backend, so Chromium negotiates permessage-deflate with uvicorn
 itself), and what the page does per update: React commits, components rendered and DOM
-mutations (tests/e2e/render_probe.py), and whether any finished message rendered again.
+mutations (tests/e2e/render_probe.py), and whether any finished message rendered again; and
+what the reply's start (the commits from the send to the first chunk's) and its end (after
+its last update: the hand-over) cost the page.
 
 `python -m bench.browser ours|naive [prod|dev]` prints one JSON object on its last line. It
 builds and serves a temporary copy of the repository, never the project's own `.web`.
@@ -30,7 +32,7 @@ from bench.harness import ROOT, Proxy, model_server, reply_text
 from bench.streaming import THOUGHT
 from bench.tabs import latencies
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
-from tests.e2e.render_probe import PROBE, per_update
+from tests.e2e.render_probe import PROBE, cost, per_update, start_and_end
 from tests.fake_openai import Reply, words
 
 REPLY = reply_text(4000)
@@ -199,6 +201,8 @@ def one_reply(
     # The page's share of the first chunk's time: the commit that showed it, from its message.
     shown_at = next((t for t, n in seen if n > 0), None)
     first_commit = [row for row in log if shown_at and row[0] <= shown_at * 1000]
+    start = cost(first_commit[:-1])
+    end = cost(start_and_end(log)[1]) if any(row[3] for row in log) else None
     probe_ms = page.evaluate("window.__probe.ms")
     tcp, wire_payload = proxy.total("tcp"), payload[0]
     context.close()
@@ -213,6 +217,13 @@ def one_reply(
         "max_ms": 1000 * max(lat),
         "first_ms": 1000 * lat[0],
         "first_page_ms": first_commit[-1][6] if first_commit else None,
+        "start_commits": start["commits"],
+        "start_components": start["components"],
+        "start_finished_renders": start["finished_renders"],
+        "start_page_ms": start["page_ms"],
+        "end_components": end and end["components"],
+        "end_finished_renders": end and end["finished_renders"],
+        "end_page_ms": end and end["page_ms"],
         "chunks_matched": len(lat),
         **work,
         "probe_ms_per_update": probe_ms / max(work["updates"], 1),

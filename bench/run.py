@@ -136,6 +136,10 @@ RENDER_COLUMNS = {
     "mutations_per_update": "DOM mutations per update",
     "finished_renders": "finished messages: React renders",
     "finished_mutations": "their DOM mutations",
+    "start_components": "reply's start: components rendered",
+    "start_page_ms": "its page ms",
+    "end_components": "reply's end: components rendered",
+    "end_page_ms": "its page ms",
 }
 
 
@@ -412,7 +416,9 @@ def main() -> None:
         "What the page did per update of the reply (bench/browser.py, counted in the page by "
         "tests/e2e/render_probe.py: React commits and the components they rendered, DOM "
         "mutations; page ms from the socket message to its commit; the finished messages' "
-        "renders and DOM mutations from the first update to the last):\n\n"
+        "renders and DOM mutations from the first update to the last; the reply's start, "
+        "the commits from the send to the first chunk's, and its end, those after its last "
+        "update, the hand-over):\n\n"
         f"{render_table(runs)}\n\n"
         "A reply that thinks first, in an empty chat (bench/browser.py in Chromium, production "
         "build; bench/streaming.py at a socket-level tab): 1,000 chunks of reasoning in "

@@ -1,8 +1,8 @@
 """The sidebar: new chat, the user's chats (rename, delete), the theme, and sign out."""
 
 import reflex as rx
+from reflex_components_core.react_router.dom import ReactRouterLink
 
-from ..state.chat import ChatState
 from ..state.search import SearchState
 from ..state.sidebar import SidebarState
 from ..state.views import ChatLink
@@ -77,11 +77,25 @@ def delete_dialog() -> rx.Component:
     )
 
 
+class NavLink(ReactRouterLink):
+    """React Router's NavLink: a link that has the class `active` (and `aria-current="page"`)
+    while the page it links to is shown."""
+
+    tag = "NavLink"
+    alias = "ReactRouterNavLink"
+
+    case_sensitive: rx.Var[bool]
+
+
 def _chat_entry(chat: ChatLink) -> rx.Component:
+    # The open chat is the one whose link is active (CSS: `.chat-entry:has(> .active)`), not
+    # `chat.id == ChatState.public_id`: read here, that rendered every entry again whenever
+    # the chat changed, as when a reply starts and ends (100 chats: 1,800 components each).
     return rx.el.div(
         rx.link(
-            chat.title,
+            NavLink.create(chat.title, to=f"/chat/{chat.id}", case_sensitive=True),
             href=f"/chat/{chat.id}",
+            as_child=True,
             class_name="chat-link",
             custom_attrs={"data-testid": "chat-link", "data-chat-id": chat.id},
         ),
@@ -95,7 +109,7 @@ def _chat_entry(chat: ChatLink) -> rx.Component:
             ),
             class_name="chat-actions",
         ),
-        class_name=rx.cond(chat.id == ChatState.public_id, "chat-entry active", "chat-entry"),
+        class_name="chat-entry",
     )
 
 

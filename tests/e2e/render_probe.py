@@ -9,10 +9,11 @@ DOM mutations that follow each commit. `window.__probe.watch(elements)` marks el
 finished messages) whose renders and mutations are counted apart.
 
 `window.__probe.log` holds one row per commit: `[time, components rendered, of them under a
-watched element, live, DOM mutations, of them under a watched element, page ms]`, `live` when
-the streaming reply (the component named LiveMarkdown) rendered: one streaming update; `page
-ms` from the socket message that caused the commit to the commit (decoding the update,
-applying it, rendering), when the commit happened while that message was being handled.
+watched element, live, DOM mutations, of them under a watched element, page ms, message]`,
+`live` when the streaming reply (the component named LiveMarkdown) rendered: one streaming
+update; `page ms` from the socket message that caused the commit to the commit (decoding the
+update, applying it, rendering), when the commit happened while that message was being
+handled, and `message` that message's time stamp (the commits of one message share it).
 """
 
 from __future__ import annotations
@@ -60,9 +61,12 @@ PROBE = """(() => {
     checkDCE() {}, onScheduleFiberRoot() {}, onCommitFiberUnmount() {},
     onPostCommitFiberRoot() {}, setStrictMode() {},
     onCommitFiberRoot(id, root) {
-      const started = performance.now(), row = [Date.now(), 0, 0, false, 0, 0, null];
+      const started = performance.now(), row = [Date.now(), 0, 0, false, 0, 0, null, null];
       const cause = window.event;
-      if (cause instanceof MessageEvent) row[6] = started - cause.timeStamp;
+      if (cause instanceof MessageEvent) {
+        row[6] = started - cause.timeStamp;
+        row[7] = cause.timeStamp;
+      }
       walk(root, row);
       probe.log.push(row);
       probe.ms += performance.now() - started;
@@ -102,3 +106,28 @@ def per_update(log: list[list]) -> dict:
         "most_components_in_a_commit": max(row[1] for row in window),
         "most_page_ms": page_ms[-1] if page_ms else None,
     }
+
+
+def cost(rows: list[list]) -> dict:
+    """What a stretch of commits cost the page: components rendered (and of them inside
+    watched elements), DOM mutations inside watched elements, and page ms, each socket
+    message counted once (its last commit's page ms: its commits share the message)."""
+    page_ms: dict[float, float] = {}
+    for row in rows:
+        if row[6] is not None:
+            page_ms[row[7]] = max(page_ms.get(row[7], 0.0), row[6])
+    return {
+        "commits": len(rows),
+        "components": sum(row[1] for row in rows),
+        "finished_renders": sum(row[2] for row in rows),
+        "finished_mutations": sum(row[5] for row in rows),
+        "page_ms": sum(page_ms.values()),
+    }
+
+
+def start_and_end(log: list[list]) -> tuple[list[list], list[list]]:
+    """The commits of a reply's start, before its first streaming update (the message sent,
+    the reply shown, whatever else the send changed), and of its end, after its last update
+    (the hand-over to the chat's list). Needs a streaming reply (LiveMarkdown) in the log."""
+    live = [i for i, row in enumerate(log) if row[3]]
+    return log[: live[1] if len(live) > 1 else len(log)], log[live[-1] + 1 :]

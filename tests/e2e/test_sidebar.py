@@ -25,6 +25,8 @@ def test_chats_are_listed_newest_first_and_open_from_the_sidebar(page, model):
 
     expect(page).to_have_url(first)
     expect(user_texts(page)).to_have_text("first topic")
+    expect(links.nth(1)).to_have_attribute("aria-current", "page")  # the open chat's entry
+    expect(links.nth(0)).not_to_have_attribute("aria-current", "page")
 
 
 def test_rename_and_delete_a_chat(page, model):
