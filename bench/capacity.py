@@ -14,7 +14,8 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import psutil
 import socketio
@@ -26,9 +27,6 @@ __all__ = ["LoadModel", "backend_process", "load_model", "model_environment", "s
 from bench.tabs import Watch, latencies, naive_on_delta, naive_state, ours_on_delta
 from tests.fake_openai import words
 from tests.reflex_client import ReflexTab, handler_name
-
-if TYPE_CHECKING:  # the naive design's process must not import our app's states
-    from chatstream.models import Message
 
 CHUNKS = 1000  # 20 seconds of streaming per reply
 DELAY = 0.02  # between two chunks of a reply: 50 a second
@@ -57,8 +55,43 @@ def load_model() -> Iterator[LoadModel]:
 
 
 def model_environment(model: LoadModel) -> dict[str, str]:
-    """The environment of a backend process that streams from `model`."""
-    return os.environ | {"OPENAI_BASE_URL": model.url}
+    """The environment of a backend process that streams from `model`: each tab is a user of
+    its own, so the per-user limits are the app's own (one reply each is within them)."""
+    return os.environ | {
+        "OPENAI_BASE_URL": model.url,
+        "CHATSTREAM_MAX_STREAMS_PER_USER": "3",
+        "CHATSTREAM_SENDS_PER_MINUTE": "20",
+    }
+
+
+def _signed_in(count: int) -> list[str]:
+    """The sign-in tokens of `count` new users, one per tab: 300 replies at once are 300
+    people's, not one person's 300 chats (whose sidebar, sent again with every question,
+    would grow with the step). Made in one transaction, with one bcrypt hash for all."""
+    import reflex as rx
+    from reflex_local_auth import LocalUser
+    from reflex_local_auth.auth_session import LocalAuthSession
+
+    if not _password_hash:
+        _password_hash.append(LocalUser.hash_password("correct horse battery"))
+    tokens = [secrets.token_urlsafe(16) for _ in range(count)]
+    expiration = datetime.now(UTC) + timedelta(days=1)
+    with rx.session() as session:
+        users = [
+            LocalUser(username=f"cap-{token}", password_hash=_password_hash[0], enabled=True)
+            for token in tokens
+        ]
+        session.add_all(users)
+        session.flush()
+        session.add_all(
+            LocalAuthSession(user_id=user.id, session_id=token, expiration=expiration)
+            for user, token in zip(users, tokens, strict=True)
+        )
+        session.commit()
+    return tokens
+
+
+_password_hash: list[bytes] = []
 
 
 @contextmanager
@@ -177,29 +210,39 @@ async def _quiet(pids: list[int], timeout: float = 60.0) -> None:
                 return
 
 
-def _saved(markers: list[str]) -> dict[str, Message]:
-    """Each reply as saved in the database, by the marker of its question.
+def _saved(markers: list[str], *, content: bool = True) -> dict[str, Any]:
+    """Each reply as saved in the database, by the marker of its question: a row with its
+    `streaming`, `status` and (with `content`) `content`.
 
     By chat: two workers insert at once, so one chat's question and reply need not be
     neighbours in id order (taking "the row after the question" gave one reply to two
     questions, and none to the other: 'saved 0 of 600' and 'saved 600 of 600' in the run
-    that reported two replies lost, all of them saved and shown whole)."""
+    that reported two replies lost, all of them saved and shown whole). Plain SQL, the
+    questions' chats only: read every half second while the replies stream, it must not be
+    what loads the machine."""
     import reflex as rx
-    from sqlmodel import select
+    import sqlalchemy as sa
 
     from chatstream.models import Message
 
+    table = Message.__table__
     wanted = {f"hello {m}": m for m in markers}
     with rx.session() as session:
-        rows = session.exec(select(Message).order_by(Message.chat_id, Message.id)).all()
-        session.expunge_all()
-    saved, question = {}, {}
-    for row in rows:
-        if row.role == "user":
-            question[row.chat_id] = wanted.get(row.content)
-        elif (marker := question.get(row.chat_id)) is not None:
-            saved[marker] = row
-    return saved
+        db = session.connection()
+        asked = dict(
+            db.execute(
+                sa.select(table.c.chat_id, table.c.content).where(
+                    table.c.role == "user", table.c.content.in_(list(wanted))
+                )
+            ).all()
+        )
+        columns = [table.c.chat_id, table.c.streaming, table.c.status]
+        rows = db.execute(
+            sa.select(*columns, *([table.c.content] if content else []))
+            .where(table.c.role == "assistant", table.c.chat_id.in_(list(asked)))
+            .order_by(table.c.chat_id, table.c.id)
+        ).all()
+    return {wanted[asked[row.chat_id]]: row for row in rows}
 
 
 async def _watch_ends(
@@ -211,7 +254,7 @@ async def _watch_ends(
     started = time.monotonic()
     while len(ended) < len(markers):
         if design == "ours":
-            rows = await asyncio.to_thread(_saved, markers)
+            rows = await asyncio.to_thread(_saved, markers, content=False)
             done = {m for m, row in rows.items() if not row.streaming}
         else:
             sent = await asyncio.to_thread(model.sent)
@@ -244,12 +287,7 @@ async def step(
         (pid if isinstance(pid, list) else [pid]),
     )
     _round[0] += 1
-    token = None
-    if design == "ours":
-        from tests.factories import make_user, sign_in
-
-        token = secrets.token_urlsafe(16)
-        sign_in(make_user(), token)
+    tokens = _signed_in(load) if design == "ours" else [None] * load
     markers = [f"<cap {_round[0]}.{i}>" for i in range(load)]
     texts = {m: reply_text(chunks * 4, seed=i) for i, m in enumerate(markers)}
     model.script({m: words(texts[m], 4) for m in markers}, delay=DELAY)
@@ -260,7 +298,7 @@ async def step(
             _one(
                 design,
                 urls[i % len(urls)],
-                *(token, m, texts[m], go, opened, opening, ended, i / SENDS_PER_SECOND),
+                *(tokens[i], m, texts[m], go, opened, opening, ended, i / SENDS_PER_SECOND),
             )
         )
         for i, m in enumerate(markers)

@@ -38,7 +38,8 @@ def reply_text(size: int = 4000, seed: int = 1) -> str:
 def model_server() -> Iterator[FakeOpenAI]:
     with FakeOpenAI() as server:
         os.environ.update(server.app_environment(stall_timeout=60))
-        # Capacity steps stream many replies of one user at once: no per-user limits here.
+        # A user here may ask many questions in a row; no per-user limits (the capacity
+        # steps' backend has its own environment: a user per tab, the app's own limits).
         os.environ.update(CHATSTREAM_MAX_STREAMS_PER_USER="0", CHATSTREAM_SENDS_PER_MINUTE="0")
         yield server
 

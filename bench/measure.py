@@ -3,9 +3,10 @@ Prints one JSON object on its last line."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
+
+import uvloop
 
 import tests.conftest  # noqa: F401  (a throw-away SQLite database, migrated to head)
 from bench import capacity, streaming
@@ -49,7 +50,7 @@ async def measure(design: str, url: str, model, steps: list[int]) -> dict:
 def main() -> None:
     design, steps = sys.argv[1], [int(n) for n in sys.argv[2:]]
     with model_server() as model, backend(design) as url:
-        result = asyncio.run(measure(design, url, model, steps))
+        result = uvloop.run(measure(design, url, model, steps))
     print(json.dumps(result), flush=True)
 
 

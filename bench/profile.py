@@ -8,7 +8,6 @@ its last line.
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import json
 import os
@@ -20,6 +19,7 @@ import time
 from pathlib import Path
 
 import psutil
+import uvloop
 
 import tests.conftest  # noqa: F401  (a throw-away SQLite database, migrated to head)
 from bench import capacity
@@ -106,7 +106,7 @@ async def profile(load: int) -> dict:
 
 def main() -> None:
     load = int(sys.argv[1]) if len(sys.argv) > 1 else 300
-    print(json.dumps(asyncio.run(profile(load))), flush=True)
+    print(json.dumps(uvloop.run(profile(load))), flush=True)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ import sys
 import time
 
 import openai
+import uvloop
 
 from bench.capacity import load_model
 from chatstream import llm
@@ -62,7 +63,7 @@ def main() -> None:
         result = {
             transport: {
                 str(load): round(
-                    statistics.median(asyncio.run(_cost(load, transport)) for _ in range(RUNS)),
+                    statistics.median(uvloop.run(_cost(load, transport)) for _ in range(RUNS)),
                     1,
                 )
                 for load in loads

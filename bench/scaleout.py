@@ -6,12 +6,13 @@ The same capacity steps as bench/measure.py, with the tabs taking the two worker
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import os
 import sys
 import uuid
+
+import uvloop
 
 os.environ["CHATSTREAM_TEST_DATABASE"] = "postgresql"  # a fresh database for this run
 import tests.conftest  # noqa: E402,F401  (created and migrated to head here)
@@ -47,7 +48,7 @@ async def measure(steps: list[int], model: capacity.LoadModel) -> list[dict]:
 def main() -> None:
     steps = [int(n) for n in sys.argv[1:]]
     with model_server(), capacity.load_model() as model:
-        result = asyncio.run(measure(steps, model))
+        result = uvloop.run(measure(steps, model))
     print(
         json.dumps({"design": f"ours, {WORKERS} workers on Redis", "capacity": result}), flush=True
     )

@@ -41,6 +41,7 @@ Delta = dict[str, dict[str, Any]]
 
 NAMESPACE = f"/{constants.Endpoint.EVENT.value}"
 HYDRATED = (State.get_full_name(), constants.CompileVars.IS_HYDRATED + FIELD_MARKER)
+_full_names: dict[type[BaseState], str] = {}
 
 
 def handler_name(state: type[BaseState], handler: str) -> str:
@@ -107,7 +108,9 @@ class ReflexTab:
         await self._sio.emit("event", event, namespace=NAMESPACE)
 
     def var(self, state: type[BaseState], name: str, default: Any = None) -> Any:
-        return self.state.get(state.get_full_name(), {}).get(name + FIELD_MARKER, default)
+        if (full_name := _full_names.get(state)) is None:  # (Reflex works it out each time)
+            full_name = _full_names[state] = state.get_full_name()
+        return self.state.get(full_name, {}).get(name + FIELD_MARKER, default)
 
     async def open(self, path: str = "/", params: Mapping[str, str] | None = None) -> None:
         """Load `path` in this tab (connect and hydrate), and wait until its on_load ran.
