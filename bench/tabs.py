@@ -27,6 +27,9 @@ class Watch:
     text: str = ""
     held: tuple[str | None, str] = (None, "")
     held_reasoning: tuple[str | None, str] = (None, "")
+    followed: bool = False
+    """The tab showed the live reply: a reply that ends before its first update reaches the
+    tab goes straight into the list, with nothing shown live."""
 
     def note(self, text: str) -> None:
         if len(text) > len(self.text):
@@ -55,10 +58,11 @@ def ours_on_delta(watch: Watch):
                 [client.var(LiveReply, prefix + n) for n in ("base", "chunk", "offset")]
                 for prefix in ("", "r")
             )
+            watch.followed = True
             watch.held = _grown(watch.held, *answer)
             watch.held_reasoning = _grown(watch.held_reasoning, *reasoning)
             watch.note(watch.held_reasoning[1] + watch.held[1])
-        elif watch.text:  # the finished reply has joined the list
+        elif watch.followed:  # the finished reply has joined the list
             messages = [
                 *client.var(ChatState, "messages", []),
                 *client.var(ChatState, "recent", []),
