@@ -36,7 +36,7 @@ from collections import deque
 import reflex as rx
 import sqlalchemy as sa
 from reflex_local_auth import LocalUser
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session
 
 from .models import Chat, Message
 from .settings import get_settings
@@ -71,24 +71,29 @@ class TooManyStreams(Exception):
 # Replies streaming at once -------------------------------------------------------------------
 
 
+_MESSAGES, _CHATS, _USERS = Message.__table__, Chat.__table__, LocalUser.__table__
+# Built once: a statement made per call costs more to build and to key for SQLAlchemy's
+# compiled cache (about 0.6 ms a send) than the database takes to run it.
+_COUNT_STREAMING = (
+    sa.select(sa.func.count())
+    .select_from(_MESSAGES.join(_CHATS, _CHATS.c.id == _MESSAGES.c.chat_id))
+    .where(_CHATS.c.owner_id == sa.bindparam("owner_id"), _MESSAGES.c.streaming.is_(True))
+)
+_LOCK_OWNER = (
+    sa.update(_USERS)
+    .where(_USERS.c.id == sa.bindparam("owner_id"))
+    .values(enabled=_USERS.c.enabled)
+)
+
+
 def count_streaming(*, session: Session, owner_id: int) -> int:
     """How many replies stream in the user's chats (the partial index on streaming serves it)."""
-    return session.exec(
-        select(func.count())
-        .select_from(Message)
-        .join(Chat, col(Chat.id) == Message.chat_id)
-        .where(Chat.owner_id == owner_id, col(Message.streaming).is_(True))
-    ).one()
+    return session.connection().execute(_COUNT_STREAMING, {"owner_id": owner_id}).scalar_one()
 
 
 def lock_owner(*, session: Session, owner_id: int) -> None:
     """Hold the user's row until this transaction ends (see the module docstring)."""
-    session.exec(
-        sa.update(LocalUser)
-        .where(col(LocalUser.id) == owner_id)
-        .values(enabled=LocalUser.enabled)
-        .execution_options(synchronize_session=False)
-    )
+    session.connection().execute(_LOCK_OWNER, {"owner_id": owner_id})
 
 
 def admit_stream(*, session: Session, owner_id: int, limit: int | None = None) -> None:

@@ -132,7 +132,10 @@ def create_chat(
     title: str,
     model: str | None = None,
     system_prompt: str | None = None,
+    commit: bool = True,
 ) -> Chat:
+    """A new chat of the user's. `commit=False`: only flushed (it has its id), saved with
+    the rest of the transaction, gone with it if that is rolled back (a refused first send)."""
     chat = Chat(
         owner_id=owner_id,
         title=title_from(title),
@@ -140,6 +143,9 @@ def create_chat(
         system_prompt=without_nul(system_prompt),
     )
     session.add(chat)
+    if not commit:
+        session.flush()
+        return chat
     session.commit()
     session.refresh(chat)
     return chat
@@ -241,6 +247,13 @@ def delete_chat(*, session: Session, chat: Chat) -> None:
 
 
 _MESSAGES = Message.__table__
+_CHAT_MESSAGES = (
+    sa.select(_MESSAGES)
+    .where(_MESSAGES.c.chat_id == sa.bindparam("chat_id"))
+    .order_by(_MESSAGES.c.id)
+)
+"""Built once, as the other statements read on every exchange: made per call, a statement
+costs more to build and to key for SQLAlchemy's compiled cache than the database to run it."""
 
 
 def list_messages(*, session: Session, chat_id: int) -> list[sa.Row]:
@@ -248,11 +261,7 @@ def list_messages(*, session: Session, chat_id: int) -> list[sa.Row]:
     attributes: read without the ORM, 3 µs a message where a `Message` cost 30, and a chat
     may hold hundreds (its page, its model history and its branches all read them)."""
     session.flush()  # what the session holds counts, as with an ORM query
-    return list(
-        session.connection().execute(
-            sa.select(_MESSAGES).where(_MESSAGES.c.chat_id == chat_id).order_by(_MESSAGES.c.id)
-        )
-    )
+    return list(session.connection().execute(_CHAT_MESSAGES, {"chat_id": chat_id}))
 
 
 def first_exchange_question(*, session: Session, chat_id: int) -> Message | None:
@@ -323,9 +332,18 @@ def _open_reply(
         raise ReplyInProgress from exc
     chat.current_leaf_id, chat.updated_at = reply.id, utcnow()
     session.add(chat)
-    session.commit()
-    session.refresh(reply)
+    _commit_kept(session)
     return reply
+
+
+def _commit_kept(session: Session) -> None:
+    """Commit, keeping the values of the objects in the session: every one was set here, so
+    reading them back (the default, one SELECT per object) would only cost the sender."""
+    session.expire_on_commit, kept = False, session.expire_on_commit
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = kept
 
 
 def branch(*, session: Session, chat: Chat) -> list[sa.Row]:
@@ -387,7 +405,6 @@ def _ask(
     reply = _open_reply(
         session=session, chat=chat, model=model, parent_id=user_message.id, max_streams=max_streams
     )
-    session.refresh(user_message)
     return user_message, reply
 
 
@@ -509,10 +526,10 @@ def finish(
 ) -> bool:
     """End a streaming reply: `streaming=false`, its final text and status, and the facts
     measured by its job. False if already ended."""
-    result = session.exec(
-        sa.update(Message)
-        .where(col(Message.id) == message_id, col(Message.streaming).is_(True))
-        .values(
+    result = session.connection().execute(
+        _FINISH,
+        dict(
+            message_id=message_id,
             content=without_nul(content),
             reasoning=without_nul(reasoning),
             streaming=False,
@@ -526,10 +543,16 @@ def finish(
             reasoning_ms=reasoning_ms,
             reasoning_tokens=reasoning_tokens,
             updated_at=utcnow(),
-        )
+        ),
     )
     session.commit()
     return result.rowcount == 1
+
+
+_FINISH = sa.update(_MESSAGES).where(
+    _MESSAGES.c.id == sa.bindparam("message_id"), _MESSAGES.c.streaming.is_(True)
+)
+"""The columns set are the parameters' other keys (built once: see `_CHAT_MESSAGES`)."""
 
 
 def streaming_ids(*, session: Session) -> list[str]:

@@ -283,6 +283,7 @@ class ChatState(rx.State):
                     title=text,
                     model=model,
                     system_prompt=system_prompt,
+                    commit=False,  # saved with its first exchange, or not at all
                 )
             shown_leaf = None
             if not new and page_chat_id == self.public_id and self._leaf:
@@ -298,8 +299,7 @@ class ChatState(rx.State):
                     after=shown_leaf,  # the branch this tab shows (None: the chat's current one)
                 )
             except (repository.ReplyInProgress, limits.TooManyStreams) as refused:
-                if new:  # it lost the race for the last slot: the chat made for it goes too
-                    repository.delete_chat(session=session, chat=chat)
+                # (a new chat made for it was rolled back with it)
                 self.notice = str(refused) or BUSY
                 return None
             chat_id, title = chat.public_id, chat.title

@@ -61,11 +61,7 @@ _MESSAGES, _CHATS = Message.__table__, Chat.__table__
 def _message(public_id: str) -> sa.Row | None:
     """The message as a read-only row (without the ORM: a follower reads it at least twice)."""
     with rx.session() as session:
-        return (
-            session.connection()
-            .execute(sa.select(_MESSAGES).where(_MESSAGES.c.public_id == public_id))
-            .first()
-        )
+        return session.connection().execute(_MESSAGE, {"public_id": public_id}).first()
 
 
 def _streams_in_db(public_id: str) -> bool:
@@ -80,13 +76,21 @@ def _owned_message(public_id: str, user_id: int | None) -> sa.Row | None:
     with rx.session() as session:
         return (
             session.connection()
-            .execute(
-                sa.select(_MESSAGES)
-                .join(_CHATS, _CHATS.c.id == _MESSAGES.c.chat_id)
-                .where(_MESSAGES.c.public_id == public_id, _CHATS.c.owner_id == user_id)
-            )
+            .execute(_OWNED_MESSAGE, {"public_id": public_id, "owner_id": user_id})
             .first()
         )
+
+
+# Built once (see repository._CHAT_MESSAGES).
+_MESSAGE = sa.select(_MESSAGES).where(_MESSAGES.c.public_id == sa.bindparam("public_id"))
+_OWNED_MESSAGE = (
+    sa.select(_MESSAGES)
+    .join(_CHATS, _CHATS.c.id == _MESSAGES.c.chat_id)
+    .where(
+        _MESSAGES.c.public_id == sa.bindparam("public_id"),
+        _CHATS.c.owner_id == sa.bindparam("owner_id"),
+    )
+)
 
 
 BASE, CHUNK, OFFSET = "base" + FIELD_MARKER, "chunk" + FIELD_MARKER, "offset" + FIELD_MARKER

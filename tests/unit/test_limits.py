@@ -45,6 +45,22 @@ def test_a_reply_past_the_users_stream_limit_is_refused_and_nothing_is_saved():
         assert repository.list_messages(session=session, chat_id=chat.id) == []
 
 
+def test_a_first_send_refused_at_the_limit_leaves_no_new_chat_behind():
+    """A send from the new-chat page makes its chat in the transaction of its exchange: the
+    refusal rolls both back, so no empty chat ever shows in the user's sidebar."""
+    user = make_user()
+    for _ in range(3):
+        start(make_chat(user))
+    with rx.session() as session:
+        chat = repository.create_chat(session=session, owner_id=user.id, title="q", commit=False)
+        with pytest.raises(limits.TooManyStreams):
+            repository.start_exchange(
+                session=session, chat=chat, user_text="q", model="m", max_streams=3
+            )
+    with rx.session() as session:
+        assert len(repository.list_chats(session=session, owner_id=user.id)) == 3
+
+
 def test_the_stream_limit_is_per_user():
     alice, bob = make_user(), make_user()
     for _ in range(3):
