@@ -165,7 +165,7 @@ $(CHROMIUM):
 	else sudo apt-get update && sudo apt-get install -y chromium; fi
 
 bench: deps $(CHROMIUM) services ## Our design and the naive one side by side; writes bench/results/
-	@echo "==> benchmark (about 11 minutes): wire bytes, latency in Chromium, capacity, DB writes, sign-ins beside a stream"
+	@echo "==> benchmark (14-16 minutes): wire bytes, latency in Chromium, capacity, DB writes, sign-ins beside a stream"
 	$(PY) -m pip install -q -r bench/requirements.txt
 	$(PY) bench/run.py
 
