@@ -73,7 +73,8 @@ class TooManyStreams(Exception):
 
 _MESSAGES, _CHATS, _USERS = Message.__table__, Chat.__table__, LocalUser.__table__
 # Built once: a statement made per call costs more to build and to key for SQLAlchemy's
-# compiled cache (about 0.6 ms a send) than the database takes to run it.
+# compiled cache than the database takes to run it (the count on SQLite: 405 µs made per
+# call through the ORM, 53 built once; a send counts twice).
 _COUNT_STREAMING = (
     sa.select(sa.func.count())
     .select_from(_MESSAGES.join(_CHATS, _CHATS.c.id == _MESSAGES.c.chat_id))
