@@ -158,13 +158,23 @@ def open_chat(design: str, page, earlier: int) -> None:
 
 
 def one_reply(
-    design: str, browser, base_url: str, proxy: Proxy, model, earlier: int, thinking=False
+    design: str,
+    browser,
+    base_url: str,
+    proxy: Proxy,
+    model,
+    earlier: int,
+    thinking=False,
+    first_delay: float = 0.0,
 ) -> dict:
     """`thinking`: the reply thinks first (THOUGHT, in `reasoning_content`), and its figures
-    are of both texts."""
+    are of both texts. `first_delay`: seconds the model takes to its first chunk."""
     marker = f"<browser {design} {earlier} {next(_markers)}>"
     thought = words(THOUGHT, 4) if thinking else []
-    model.on(marker, Reply(chunks=words(REPLY, 4), thinking=thought, delay=0.01))
+    model.on(
+        marker,
+        Reply(chunks=words(REPLY, 4), thinking=thought, delay=0.01, first_delay=first_delay),
+    )
     text = "".join(thought) + REPLY
     context = browser.new_context(base_url=base_url)
     context.set_default_timeout(180_000)  # the dev server compiles a page on its first visit

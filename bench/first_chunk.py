@@ -11,7 +11,6 @@ case, every run's first chunk→DOM ms and the page's share of it, and the media
 
 from __future__ import annotations
 
-import functools
 import json
 import statistics
 import sys
@@ -29,7 +28,6 @@ def main() -> None:
 
     rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 3
     runs: dict[str, list[tuple[float, float | None]]] = {}
-    scripted = bench_browser.Reply
     with (
         tempfile.TemporaryDirectory(prefix="bench-first-") as work,
         bench_browser.model_server() as model,
@@ -43,25 +41,19 @@ def main() -> None:
             browser = pw.chromium.launch(executable_path=bench_browser.CHROMIUM, args=args)
             url = harness.frontend_url
             bench_browser.one_reply("ours", browser, url, proxy, model, 0)  # warm-up
-            try:
-                for _ in range(rounds):
-                    for first_delay in (0.0, THINKING):
-                        bench_browser.Reply = functools.partial(scripted, first_delay=first_delay)
-                        for earlier in (0, 50):
-                            row = bench_browser.one_reply(
-                                "ours", browser, url, proxy, model, earlier
-                            )
-                            case = f"{'new chat' if not earlier else 'after 50'}, " + (
-                                f"first token after {1000 * first_delay:.0f} ms"
-                                if first_delay
-                                else "first token at once"
-                            )
-                            runs.setdefault(case, []).append(
-                                (row["first_ms"], row["first_page_ms"])
-                            )
-                            print(case, runs[case][-1], file=sys.stderr, flush=True)
-            finally:
-                bench_browser.Reply = scripted
+            for _ in range(rounds):
+                for first_delay in (0.0, THINKING):
+                    for earlier in (0, 50):
+                        row = bench_browser.one_reply(
+                            "ours", browser, url, proxy, model, earlier, first_delay=first_delay
+                        )
+                        case = f"{'new chat' if not earlier else 'after 50'}, " + (
+                            f"first token after {1000 * first_delay:.0f} ms"
+                            if first_delay
+                            else "first token at once"
+                        )
+                        runs.setdefault(case, []).append((row["first_ms"], row["first_page_ms"]))
+                        print(case, runs[case][-1], file=sys.stderr, flush=True)
             browser.close()
     result = {
         case: {

@@ -27,50 +27,49 @@ MIN_READ_PAUSE = 0.01
 """A shorter pause than this between two reads of a stream saves nothing: the model's
 chunks come about 20 ms apart, so a read would still bring one at a time."""
 
-_followers = 0
-_streams = 0
+
+class _Count:
+    """How many run inside `with count:` now (in this worker: one event loop)."""
+
+    def __init__(self) -> None:
+        self.now = 0
+
+    def __enter__(self) -> None:
+        self.now += 1
+
+    def __exit__(self, *exc) -> None:
+        self.now -= 1
 
 
-class following:
+_followers, _streams = _Count(), _Count()
+
+
+def following() -> _Count:
     """`with pacing.following():` around a follower's relay counts it."""
-
-    def __enter__(self) -> None:
-        global _followers
-        _followers += 1
-
-    def __exit__(self, *exc) -> None:
-        global _followers
-        _followers -= 1
+    return _followers
 
 
-class streaming:
+def streaming() -> _Count:
     """`with pacing.streaming():` around a job's read of its model stream counts it."""
-
-    def __enter__(self) -> None:
-        global _streams
-        _streams += 1
-
-    def __exit__(self, *exc) -> None:
-        global _streams
-        _streams -= 1
+    return _streams
 
 
 def follower_interval(flush_interval: float, updates_per_second: float) -> float:
     """Seconds between two updates of one follower."""
-    return max(flush_interval, _followers / updates_per_second)
+    return max(flush_interval, _followers.now / updates_per_second)
 
 
 def read_pause(reads_per_second: float) -> float:
     """Seconds a job waits after a read of its model stream before the next (0: none)."""
-    pause = _streams / reads_per_second
+    pause = _streams.now / reads_per_second
     return pause if pause >= MIN_READ_PAUSE else 0.0
 
 
 def followers() -> int:
     """Followers relaying in this worker now."""
-    return _followers
+    return _followers.now
 
 
 def streams() -> int:
     """Model streams read in this worker now."""
-    return _streams
+    return _streams.now

@@ -165,29 +165,28 @@ def chat_links(*, session: Session, owner_id: int) -> list[tuple[str, str]]:
     """The user's chats as the sidebar lists them, newest first: (public id, title) only.
     Read without building a `Chat` per row, which cost 30 µs a chat: a send re-reads the
     list, and a user may have hundreds of chats."""
-    table = Chat.__table__
-    return [
-        (public_id, title)
-        for public_id, title in session.connection().execute(
-            sa.select(table.c.public_id, table.c.title)
-            .where(table.c.owner_id == owner_id)
-            .order_by(table.c.updated_at.desc(), table.c.id.desc())
-        )
-    ]
+    return [tuple(row) for row in session.connection().execute(_CHAT_LINKS, {"owner_id": owner_id})]
 
 
 def chat_title(*, session: Session, owner_id: int, public_id: str) -> str | None:
     """The title of the chat with this public id if `owner_id` owns it (as `get_chat`)."""
-    table = Chat.__table__
     return (
         session.connection()
-        .execute(
-            sa.select(table.c.title).where(
-                table.c.public_id == public_id, table.c.owner_id == owner_id
-            )
-        )
+        .execute(_CHAT_TITLE, {"owner_id": owner_id, "public_id": public_id})
         .scalar()
     )
+
+
+_CHATS = Chat.__table__
+# Built once (see `_CHAT_MESSAGES`).
+_CHAT_LINKS = (
+    sa.select(_CHATS.c.public_id, _CHATS.c.title)
+    .where(_CHATS.c.owner_id == sa.bindparam("owner_id"))
+    .order_by(_CHATS.c.updated_at.desc(), _CHATS.c.id.desc())
+)
+_CHAT_TITLE = sa.select(_CHATS.c.title).where(
+    _CHATS.c.public_id == sa.bindparam("public_id"), _CHATS.c.owner_id == sa.bindparam("owner_id")
+)
 
 
 def get_chat(*, session: Session, owner_id: int, public_id: str) -> Chat | None:
@@ -451,26 +450,24 @@ def switch_branch(*, session: Session, chat: Chat, to: Message) -> sa.Row:
 
 def reply_context(*, session: Session, message_id: int) -> tuple[sa.Row, list[sa.Row]] | None:
     """What the model is asked for the reply `message_id`: its chat's `model` and
-    `system_prompt`, and the branch above it (as `history_before`); None if it is gone."""
-    chats = Chat.__table__
-    chat = (
-        session.connection()
-        .execute(
-            sa.select(_MESSAGES.c.chat_id, _MESSAGES.c.parent_id, chats.c.model)
-            .add_columns(chats.c.system_prompt)
-            .join(chats, chats.c.id == _MESSAGES.c.chat_id)
-            .where(_MESSAGES.c.id == message_id)
-        )
-        .first()
-    )
-    if chat is None:
+    `system_prompt`, and the branch above it (`history_before`); None if it is gone."""
+    reply = session.connection().execute(_REPLY_CONTEXT, {"message_id": message_id}).first()
+    if reply is None:
         return None
-    return chat, tree.path(list_messages(session=session, chat_id=chat.chat_id), chat.parent_id)
+    return reply, history_before(session=session, message=reply)
 
 
-def history_before(*, session: Session, message: Message) -> list[sa.Row]:
-    """The branch above `message`, first message first: exactly what the model is asked to
-    continue (no other version of anything)."""
+_REPLY_CONTEXT = (
+    sa.select(_MESSAGES.c.chat_id, _MESSAGES.c.parent_id, _CHATS.c.model, _CHATS.c.system_prompt)
+    .join(_CHATS, _CHATS.c.id == _MESSAGES.c.chat_id)
+    .where(_MESSAGES.c.id == sa.bindparam("message_id"))
+)
+
+
+def history_before(*, session: Session, message: Message | sa.Row) -> list[sa.Row]:
+    """The branch above `message` (anything with its `chat_id` and `parent_id`), first
+    message first: exactly what the model is asked to continue (no other version of
+    anything)."""
     return tree.path(list_messages(session=session, chat_id=message.chat_id), message.parent_id)
 
 
