@@ -273,20 +273,26 @@ def _count(value: object) -> int | None:
 
 
 class _Watchdog:
-    """`last`: when the stream was last read. Ends its `stall` timeout once nothing was read
-    for `seconds`: a read only sets `last`, and the timer wakes once per `seconds`, where
-    rescheduling the timeout at every read cost a timer handle per chunk (16 µs of 194 at
-    100 replies)."""
+    """`reading`: since when the job waits for its next read of the stream (None: it does
+    not, it is busy with what the last one brought, or pauses). Ends its `stall` timeout once
+    one read has waited `seconds`: the model's silence, never the job's own work between
+    reads (a checkpoint waiting on a busy database). A read only sets `reading`, and the
+    timer wakes once per `seconds`, where rescheduling the timeout at every read cost a
+    timer handle per chunk (16 µs of 194 at 100 replies)."""
 
     def __init__(self, stall: asyncio.Timeout, seconds: float, loop) -> None:
-        self.last, self._stall, self._seconds, self._loop = loop.time(), stall, seconds, loop
-        self._timer = loop.call_at(self.last + seconds, self._check)
+        self.reading: float | None = None
+        self._stall, self._seconds, self._loop = stall, seconds, loop
+        self._timer = loop.call_at(loop.time() + seconds, self._check)
 
     def _check(self) -> None:
-        if self._loop.time() - self.last >= self._seconds:
-            self._stall.reschedule(self._loop.time())  # the timeout fires now
+        now, since = self._loop.time(), self.reading
+        if since is not None and now - since >= self._seconds:
+            self._stall.reschedule(now)  # the timeout fires now, in the read that waits
         else:
-            self._timer = self._loop.call_at(self.last + self._seconds, self._check)
+            self._timer = self._loop.call_at(
+                (now if since is None else since) + self._seconds, self._check
+            )
 
     def close(self) -> None:
         self._timer.cancel()
@@ -378,8 +384,9 @@ async def stream_reply(
             decoder, read = sse.EventDecoder(), _reader(response)
             async with _stall_watch(settings.stall_timeout, loop) as watchdog:
                 while not reply.done:
-                    watchdog.last = loop.time()
+                    watchdog.reading = loop.time()
                     piece = await read()
+                    watchdog.reading = None
                     parts: list = []
                     try:
                         reply.read(decoder.feed(piece) if piece else decoder.close(), parts)

@@ -192,6 +192,28 @@ async def test_a_slow_stream_never_silent_for_the_stall_timeout_completes(model)
     assert (saved.status, saved.content) == ("complete", "".join(f"s{i} " for i in range(8)))
 
 
+async def test_a_checkpoint_slower_than_the_stall_timeout_is_no_stall(model, monkeypatch):
+    """The stall timeout counts the time spent waiting for the model, not the job's own work
+    between two reads: a checkpoint that waits on a busy database is no silent model (the
+    stall once fired in that wait, and the reply ended `interrupted`)."""
+    save_texts = jobs._save_texts
+
+    def slow_save(*args):
+        import time
+
+        time.sleep(0.8)  # (in the checkpoints' thread, as a database lock would hold it)
+        return save_texts(*args)
+
+    monkeypatch.setattr(jobs, "_save_texts", slow_save)
+    model.on("busy database", Reply(chunks=[f"b{i} " for i in range(12)], delay=0.1))
+    _, reply = exchange("busy database please")
+
+    settings = settings_for(model, stall_timeout=0.5, checkpoint_interval=0.2)
+    saved = await run_reply(reply, settings)
+
+    assert (saved.status, saved.content) == ("complete", "".join(f"b{i} " for i in range(12)))
+
+
 ERROR_KINDS = {
     "auth": (Reply(status=401), "refused the API key (HTTP 401)"),
     "forbidden": (Reply(status=403), "refused the API key (HTTP 403)"),
