@@ -1,4 +1,5 @@
-"""Drafts kept per chat across reloads, and the keyboard shortcuts."""
+"""Drafts kept per chat across reloads, the keyboard shortcuts, and a new chat's page ready
+before it is needed."""
 
 import re
 
@@ -100,3 +101,17 @@ def test_escape_stops_the_reply_being_written(page, model):
     expect(reply).to_have_attribute("data-status", "stopped")
     request = model.request_for("escape me")
     wait_for(lambda: request.disconnected_at is not None)
+
+
+def test_the_new_chat_screen_loads_the_chat_page_code_before_the_first_send(page, model):
+    """The first send moves the tab to the new chat's page as the reply starts: that page's
+    code is fetched while the user types, not then."""
+    model.on("first of many", Reply(chunks=["Hello", " there"]))
+    fetched: list[str] = []
+    page.on("request", lambda request: fetched.append(request.url))
+    register(page)
+    wait_for(lambda: any("chat_public_id" in url for url in fetched))
+    before = len(fetched)
+    send(page, "first of many")
+    expect(last_reply(page)).to_have_text(re.compile("Hello there"))
+    assert [url for url in fetched[before:] if "chat_public_id" in url] == []
