@@ -12,7 +12,6 @@ builds and serves a temporary copy of the repository, never the project's own `.
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import json
 import os
@@ -21,14 +20,14 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace
 
 import tests.conftest  # noqa: F401  (a throw-away SQLite database, migrated to head)
-from bench.harness import ROOT, Proxy, model_server, reply_text
+from bench.harness import ROOT, model_server, reply_text
+from bench.proxy import ProxyProcess
 from bench.streaming import THOUGHT
 from bench.tabs import latencies
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
@@ -76,6 +75,11 @@ WATCH_FINISHED = """() => {
   return finished.length;
 }"""
 _markers = itertools.count()
+FIRST_RUNS = 5
+FIRST_REPLY = reply_text(200)
+"""The first chunk's time is one figure per reply, and one reply's is at the mercy of what
+else the machine did in those milliseconds: each case's figure is the median of its reply's
+and of `FIRST_RUNS - 1` short replies' more, each in a page of its own."""
 
 
 def copy_of_repo(work: Path) -> Path:
@@ -110,17 +114,10 @@ def app(design: str, mode: str, work: Path, proxy_port: int):
         yield h
 
 
-def serve_proxy(harness_box: list) -> tuple[Proxy, int]:
-    """A counting proxy on its own event loop thread; it finds the backend when a page connects."""
-
-    def backend() -> str:
-        host, port = harness_box[0]._poll_for_servers().getsockname()[:2]
-        return f"http://{host}:{port}"
-
-    proxy, loop = Proxy(backend), asyncio.new_event_loop()
-    threading.Thread(target=loop.run_forever, daemon=True).start()
-    url = asyncio.run_coroutine_threadsafe(proxy.start(), loop).result()
-    return proxy, int(url.rsplit(":", 1)[1])
+def backend_url(harness) -> str:
+    """Where the harness's backend listens (the proxy's upstream)."""
+    host, port = harness._poll_for_servers().getsockname()[:2]
+    return f"http://{host}:{port}"
 
 
 def seed_ours(username: str, earlier: int) -> str:
@@ -161,11 +158,12 @@ def one_reply(
     design: str,
     browser,
     base_url: str,
-    proxy: Proxy,
+    proxy: ProxyProcess,
     model,
     earlier: int,
     thinking=False,
     first_delay: float = 0.0,
+    reply: str = REPLY,
 ) -> dict:
     """`thinking`: the reply thinks first (THOUGHT, in `reasoning_content`), and its figures
     are of both texts. `first_delay`: seconds the model takes to its first chunk."""
@@ -173,9 +171,9 @@ def one_reply(
     thought = words(THOUGHT, 4) if thinking else []
     model.on(
         marker,
-        Reply(chunks=words(REPLY, 4), thinking=thought, delay=0.01, first_delay=first_delay),
+        Reply(chunks=words(reply, 4), thinking=thought, delay=0.01, first_delay=first_delay),
     )
-    text = "".join(thought) + REPLY
+    text = "".join(thought) + reply
     context = browser.new_context(base_url=base_url)
     context.set_default_timeout(180_000)  # the dev server compiles a page on its first visit
     context.add_init_script(PROBE)
@@ -214,14 +212,14 @@ def one_reply(
     start = cost(first_commit[:-1])
     end = cost(start_and_end(log)[1]) if any(row[3] for row in log) else None
     probe_ms = page.evaluate("window.__probe.ms")
-    tcp, wire_payload = proxy.total("tcp"), payload[0]
+    totals, wire_payload = proxy.totals(), payload[0]
     context.close()
     request = model.request_for(marker)
     lat = latencies(request.sent, seen, rendered=True)
     return {
         "payload": wire_payload / len(text),
-        "tcp": tcp / len(text),
-        "deflate": any(counter.compressed for counter in proxy.counters),
+        "tcp": totals["tcp"] / len(text),
+        "deflate": totals["compressed"],
         "p50_ms": 1000 * statistics.median(lat),
         "p95_ms": 1000 * statistics.quantiles(lat, n=20)[-1],
         "max_ms": 1000 * max(lat),
@@ -247,18 +245,28 @@ def main() -> None:
     design, mode = sys.argv[1], (sys.argv[2:] or ["prod"])[0]
     earliers = [int(n) for n in sys.argv[3:]] or EARLIER[design]
     result: dict = {"design": design, "mode": mode}
-    with tempfile.TemporaryDirectory(prefix="bench-browser-") as work, model_server() as model:
-        box: list = []
-        proxy, proxy_port = serve_proxy(box)
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-browser-") as work,
+        model_server() as model,
+        ProxyProcess() as proxy,
+    ):
         start = time.time()
-        with app(design, mode, copy_of_repo(Path(work)), proxy_port) as harness:
-            box.append(harness)
+        with app(design, mode, copy_of_repo(Path(work)), proxy.port) as harness:
+            proxy.backend(backend_url(harness))
             print(design, mode, "built in", round(time.time() - start), "s", file=sys.stderr)
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
                 one_reply(design, browser, harness.frontend_url, proxy, model, 0)  # warm-up
                 for earlier in earliers:
                     row = one_reply(design, browser, harness.frontend_url, proxy, model, earlier)
+                    firsts = [row["first_ms"]] + [
+                        one_reply(
+                            *(design, browser, harness.frontend_url, proxy, model, earlier),
+                            reply=FIRST_REPLY,
+                        )["first_ms"]
+                        for _ in range(FIRST_RUNS - 1)
+                    ]
+                    row |= {"first_ms": statistics.median(firsts), "first_ms_runs": firsts}
                     print(design, mode, earlier, row, file=sys.stderr, flush=True)
                     result[f"browser_{earlier}"] = row
                 if design == "ours":

@@ -18,6 +18,7 @@ import tempfile
 from pathlib import Path
 
 from bench import browser as bench_browser
+from bench.proxy import ProxyProcess
 
 THINKING = 0.2
 """Seconds from the response's headers to its first chunk, the model's time to first token."""
@@ -31,12 +32,12 @@ def main() -> None:
     with (
         tempfile.TemporaryDirectory(prefix="bench-first-") as work,
         bench_browser.model_server() as model,
+        ProxyProcess() as proxy,
     ):
-        box: list = []
-        proxy, port = bench_browser.serve_proxy(box)
         repo = bench_browser.copy_of_repo(Path(work))
-        with bench_browser.app("ours", "prod", repo, port) as harness, sync_playwright() as pw:
-            box.append(harness)
+        app = bench_browser.app("ours", "prod", repo, proxy.port)
+        with app as harness, sync_playwright() as pw:
+            proxy.backend(bench_browser.backend_url(harness))
             args = bench_browser.CHROMIUM_ARGS
             browser = pw.chromium.launch(executable_path=bench_browser.CHROMIUM, args=args)
             url = harness.frontend_url
