@@ -34,7 +34,15 @@ STAGES = [  # (stage, any of these frames in a sample's stack), first match wins
         ["StreamReader.readany", "ResponseHandler.data_received", "Response.aiter_raw"],
     ),
     ("parse the chunk (SSE, JSON)", ["_parts ", "EventDecoder.feed", "_Reply.read"]),
-    ("pauses between reads, stall watchdog", ["_Watchdog._check", "sleep (asyncio"]),
+    (
+        "pauses between reads and updates, stall watchdog",
+        [
+            "_Watchdog._check",
+            "sleep (asyncio",
+            "pause (chatstream/pacing",
+            "_end (chatstream/pacing",
+        ],
+    ),
     ("checkpoints (group commit, a thread)", ["_save_texts"]),
     (
         "push updates (engine.io queue, its writer, websocket)",

@@ -396,7 +396,7 @@ async def stream_reply(
                     if not piece:
                         break
                     if pause := pacing.read_pause(settings.reads_per_second):
-                        await asyncio.sleep(pause)  # the next chunks gather in the buffer
+                        await pacing.pause(pause)  # the next chunks gather in the buffer
             if parts := reply.close():
                 yield parts
             if reply.finish_reason is None:

@@ -349,7 +349,7 @@ class Live(rx.State):
                 interval = pacing.follower_interval(
                     settings.flush_interval, settings.updates_per_second
                 )
-                await asyncio.sleep(interval)
+                await pacing.pause(interval)
         if lost:  # a reload hydrates the tab again, and it follows the reply from there
             yield rx.call_script("window.location.reload()")
 
