@@ -23,7 +23,8 @@ from bench.harness import Proxy
 
 
 class ProxyProcess:
-    """A `Proxy` in a child process: its `url`; `backend`, `reset`, `total` as `Proxy`'s."""
+    """A `Proxy` in a child process: its `url` and `port`; `backend` (where it connects),
+    `reset` and `totals` (what the counters of all its connections add up to)."""
 
     def __init__(self) -> None:
         self._child = subprocess.Popen(
@@ -48,13 +49,6 @@ class ProxyProcess:
 
     def totals(self) -> dict:
         return self._ask("totals")
-
-    def total(self, name: str) -> int:
-        return self.totals()[name]
-
-    @property
-    def compressed(self) -> bool:
-        return self.totals()["compressed"]
 
     def close(self) -> None:
         self._child.stdin.close()

@@ -12,7 +12,8 @@ chunk or twenty: the aiohttp transport hands over everything its buffer holds. W
 streams a job reads each chunk as it comes. With many, each job pauses between reads so that
 the worker makes at most `reads_per_second` of them in all (300 streams at 7,500 a second:
 one read every 40 ms, two chunks each), and a chunk waits in the socket's buffer for at most
-that pause.
+that pause. Pauses that end within the same few milliseconds share one timer of the event
+loop (`pause`).
 
 The two budgets were chosen on one worker streaming 300 replies (`python -m bench.profile`,
 six runs each on a 2-core machine): at 3,000 updates and 7,500 reads a second the p95 of a
