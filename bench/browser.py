@@ -239,12 +239,13 @@ def one_reply(
     }
 
 
-def main() -> None:
+@contextmanager
+def chromium_on(design: str, mode: str):
+    """A temporary copy of the repository built and served (`app`), the scripted model, the
+    counting proxy in a process of its own between the page and the backend, and Chromium:
+    yields (browser, the app's URL, proxy, model)."""
     from playwright.sync_api import sync_playwright
 
-    design, mode = sys.argv[1], (sys.argv[2:] or ["prod"])[0]
-    earliers = [int(n) for n in sys.argv[3:]] or EARLIER[design]
-    result: dict = {"design": design, "mode": mode}
     with (
         tempfile.TemporaryDirectory(prefix="bench-browser-") as work,
         model_server() as model,
@@ -256,24 +257,33 @@ def main() -> None:
             print(design, mode, "built in", round(time.time() - start), "s", file=sys.stderr)
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-                one_reply(design, browser, harness.frontend_url, proxy, model, 0)  # warm-up
-                for earlier in earliers:
-                    row = one_reply(design, browser, harness.frontend_url, proxy, model, earlier)
-                    firsts = [row["first_ms"]] + [
-                        one_reply(
-                            *(design, browser, harness.frontend_url, proxy, model, earlier),
-                            reply=FIRST_REPLY,
-                        )["first_ms"]
-                        for _ in range(FIRST_RUNS - 1)
-                    ]
-                    row |= {"first_ms": statistics.median(firsts), "first_ms_runs": firsts}
-                    print(design, mode, earlier, row, file=sys.stderr, flush=True)
-                    result[f"browser_{earlier}"] = row
-                if design == "ours":
-                    row = one_reply(design, browser, harness.frontend_url, proxy, model, 0, True)
-                    print(design, mode, "thinking", row, file=sys.stderr, flush=True)
-                    result["browser_thinking"] = row
-                browser.close()
+                try:
+                    yield browser, harness.frontend_url, proxy, model
+                finally:
+                    browser.close()
+
+
+def main() -> None:
+    design, mode = sys.argv[1], (sys.argv[2:] or ["prod"])[0]
+    earliers = [int(n) for n in sys.argv[3:]] or EARLIER[design]
+    result: dict = {"design": design, "mode": mode}
+    with chromium_on(design, mode) as (browser, url, proxy, model):
+        one_reply(design, browser, url, proxy, model, 0)  # warm-up
+        for earlier in earliers:
+            row = one_reply(design, browser, url, proxy, model, earlier)
+            firsts = [row["first_ms"]] + [
+                one_reply(design, browser, url, proxy, model, earlier, reply=FIRST_REPLY)[
+                    "first_ms"
+                ]
+                for _ in range(FIRST_RUNS - 1)
+            ]
+            row |= {"first_ms": statistics.median(firsts), "first_ms_runs": firsts}
+            print(design, mode, earlier, row, file=sys.stderr, flush=True)
+            result[f"browser_{earlier}"] = row
+        if design == "ours":
+            row = one_reply(design, browser, url, proxy, model, 0, True)
+            print(design, mode, "thinking", row, file=sys.stderr, flush=True)
+            result["browser_thinking"] = row
     print(json.dumps(result), flush=True)
 
 

@@ -14,48 +14,31 @@ from __future__ import annotations
 import json
 import statistics
 import sys
-import tempfile
-from pathlib import Path
 
 from bench import browser as bench_browser
-from bench.proxy import ProxyProcess
 
 THINKING = 0.2
 """Seconds from the response's headers to its first chunk, the model's time to first token."""
 
 
 def main() -> None:
-    from playwright.sync_api import sync_playwright
-
     rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 3
     runs: dict[str, list[tuple[float, float | None]]] = {}
-    with (
-        tempfile.TemporaryDirectory(prefix="bench-first-") as work,
-        bench_browser.model_server() as model,
-        ProxyProcess() as proxy,
-    ):
-        repo = bench_browser.copy_of_repo(Path(work))
-        app = bench_browser.app("ours", "prod", repo, proxy.port)
-        with app as harness, sync_playwright() as pw:
-            proxy.backend(bench_browser.backend_url(harness))
-            args = bench_browser.CHROMIUM_ARGS
-            browser = pw.chromium.launch(executable_path=bench_browser.CHROMIUM, args=args)
-            url = harness.frontend_url
-            bench_browser.one_reply("ours", browser, url, proxy, model, 0)  # warm-up
-            for _ in range(rounds):
-                for first_delay in (0.0, THINKING):
-                    for earlier in (0, 50):
-                        row = bench_browser.one_reply(
-                            "ours", browser, url, proxy, model, earlier, first_delay=first_delay
-                        )
-                        case = f"{'new chat' if not earlier else 'after 50'}, " + (
-                            f"first token after {1000 * first_delay:.0f} ms"
-                            if first_delay
-                            else "first token at once"
-                        )
-                        runs.setdefault(case, []).append((row["first_ms"], row["first_page_ms"]))
-                        print(case, runs[case][-1], file=sys.stderr, flush=True)
-            browser.close()
+    with bench_browser.chromium_on("ours", "prod") as (browser, url, proxy, model):
+        bench_browser.one_reply("ours", browser, url, proxy, model, 0)  # warm-up
+        for _ in range(rounds):
+            for first_delay in (0.0, THINKING):
+                for earlier in (0, 50):
+                    row = bench_browser.one_reply(
+                        "ours", browser, url, proxy, model, earlier, first_delay=first_delay
+                    )
+                    case = f"{'new chat' if not earlier else 'after 50'}, " + (
+                        f"first token after {1000 * first_delay:.0f} ms"
+                        if first_delay
+                        else "first token at once"
+                    )
+                    runs.setdefault(case, []).append((row["first_ms"], row["first_page_ms"]))
+                    print(case, runs[case][-1], file=sys.stderr, flush=True)
     result = {
         case: {
             "first_ms": [round(ms, 1) for ms, _ in rows],

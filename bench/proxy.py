@@ -64,11 +64,7 @@ class ProxyProcess:
 def main() -> None:
     loop = asyncio.new_event_loop()
     backend: asyncio.Future[str] = loop.create_future()
-
-    def backend_url() -> str:
-        return backend.result()
-
-    proxy = Proxy(backend_url)
+    proxy = Proxy(backend.result)  # (read once a connection has waited for it)
 
     async def serve(reader, writer) -> None:  # a connection waits for the backend's URL
         await asyncio.shield(backend)
@@ -78,7 +74,7 @@ def main() -> None:
         server = await asyncio.start_server(serve, "127.0.0.1", 0)
         print(f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}", flush=True)
 
-    def answer(command: str) -> dict:  # on the loop: the counters are the loop's
+    async def answer(command: str) -> dict:  # on the loop: the counters are the loop's
         if command.startswith("backend "):
             if not backend.done():
                 backend.set_result(command.removeprefix("backend ").strip())
@@ -86,23 +82,14 @@ def main() -> None:
         if command == "reset":
             proxy.reset()
             return {}
-        counters = proxy.counters
-        return {
-            "tcp": sum(c.tcp for c in counters),
-            "payload": sum(c.payload for c in counters),
-            "frames": sum(c.frames for c in counters),
-            "compressed": any(c.compressed for c in counters),
-        }
+        totals = {name: proxy.total(name) for name in ("tcp", "payload", "frames")}
+        return totals | {"compressed": any(c.compressed for c in proxy.counters)}
 
     loop.run_until_complete(start())
     threading.Thread(target=loop.run_forever, daemon=True).start()
     for line in sys.stdin:
-        reply = asyncio.run_coroutine_threadsafe(_call(answer, line.strip()), loop).result()
+        reply = asyncio.run_coroutine_threadsafe(answer(line.strip()), loop).result()
         print(json.dumps(reply), flush=True)
-
-
-async def _call(function, *args):
-    return function(*args)
 
 
 if __name__ == "__main__":
