@@ -23,6 +23,11 @@ import urllib.request
 from dataclasses import dataclass, field
 
 TITLE_MARKER = "Write a short title"
+TICK = 0.002
+"""The server wakes up at most once per TICK and sends every chunk then due, instead of once
+per chunk (15,000 times a second at 300 replies): 11.8–14.5 against 14.6–15.5 µs of its CPU
+a chunk (alternated runs). A chunk goes out up to TICK late; its send time is when it is
+written."""
 
 
 def _event(payload: dict | str) -> bytes:
@@ -40,6 +45,16 @@ def _chunk(delta: dict, finish: str | None = None, usage: dict | None = None) ->
         "choices": choices,
         "usage": usage,
     }
+
+
+_BEFORE, _AFTER = json.dumps(_chunk({"content": "\0"})).split(json.dumps("\0"))
+
+
+def _content(text: str) -> bytes:
+    """`_event(_chunk({"content": text}))`, made from a template: a chunk's JSON was 64 %
+    of the server's CPU when each reply's chunks were encoded as it started."""
+    data = f"data: {_BEFORE}{json.dumps(text)}{_AFTER}\n\n".encode()
+    return f"{len(data):x}\r\n".encode() + data + b"\r\n"
 
 
 _END = (
@@ -63,7 +78,8 @@ class Stream:
 
 class Server:
     def __init__(self) -> None:
-        self.scripts: dict[str, tuple[list[str], float]] = {}
+        self.scripts: dict[str, tuple[list[bytes], list[str], float]] = {}
+        """Each reply's chunks, encoded when it is scripted (before the step begins)."""
         self.sent: dict[str, list[tuple[float, str]]] = {}
         self._due: list[tuple[float, int, Stream]] = []
         self._order = itertools.count()
@@ -88,13 +104,12 @@ class Server:
                 stream.sent.append((time.time(), stream.texts[stream.index]))
                 stream.index += 1
                 heapq.heappush(self._due, (due + stream.delay, next(self._order), stream))
-            if self._due:
-                await asyncio.sleep(max(self._due[0][0] - loop.time(), 0))
+            if self._due:  # (a wake-up per TICK at most, not one per chunk)
+                await asyncio.sleep(max(self._due[0][0] - loop.time(), TICK))
 
     def start_stream(self, transport: asyncio.Transport, question: str) -> None:
         trigger = next((t for t in self.scripts if t in question), None)
-        texts, delay = self.scripts.get(trigger, (["(no script)"], 0.02))
-        chunks = [_event(_chunk({"content": text})) for text in texts]
+        chunks, texts, delay = self.scripts.get(trigger, _UNSCRIPTED)
         stream = Stream(transport, chunks, texts, delay)
         if trigger is not None:
             self.sent[trigger] = stream.sent
@@ -102,6 +117,9 @@ class Server:
         loop = asyncio.get_running_loop()
         heapq.heappush(self._due, (loop.time() + delay, next(self._order), stream))
         self._wake.set()
+
+
+_UNSCRIPTED = ([_content("(no script)")], ["(no script)"], 0.02)
 
 
 def _response(status: str, body: bytes, kind: str = "application/json") -> bytes:
@@ -135,7 +153,7 @@ class Protocol(asyncio.Protocol):
         server = self.server
         if path == "/_script":
             for trigger, (texts, delay) in json.loads(body).items():
-                server.scripts[trigger] = (texts, delay)
+                server.scripts[trigger] = ([_content(text) for text in texts], texts, delay)
             self.transport.write(_response("200 OK", b"{}"))
         elif path == "/_sent":
             self.transport.write(_response("200 OK", json.dumps(server.sent).encode()))
