@@ -21,6 +21,7 @@ import psutil
 import socketio
 
 from bench.harness import reply_text
+from bench.lean_socket import LeanSocket
 from bench.load_model import LoadModel
 
 __all__ = ["LoadModel", "backend_process", "load_model", "model_environment", "step"]
@@ -139,13 +140,15 @@ GIVE_UP = 600.0
 
 
 def _tab(design: str, url: str, token: str | None, watch: Watch) -> tuple[ReflexTab, str]:
+    """A socket-level tab, on `LeanSocket`: python-socketio's client cost more CPU than the
+    backend can spare on these two cores."""
     if design == "ours":
         from chatstream.state.chat import ChatState
 
-        tab = ReflexTab(url, local_storage={"_auth_token": token})
+        tab = ReflexTab(url, local_storage={"_auth_token": token}, socket=LeanSocket())
         tab.on_delta, send = ours_on_delta(watch), handler_name(ChatState, "send")
     else:
-        tab = ReflexTab(url)
+        tab = ReflexTab(url, socket=LeanSocket())
         tab.on_delta, send = naive_on_delta(watch, 0), handler_name(naive_state(), "send")
     return tab, send
 

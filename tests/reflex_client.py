@@ -67,7 +67,10 @@ class ReflexTab:
         on_delta: Callable[[ReflexTab, Delta], None] | None = None,
         on_update: Callable[[ReflexTab, dict[str, Any]], None] | None = None,
         follow_redirects: bool = True,
+        socket: Any = None,
     ) -> None:
+        """`socket`: a Socket.IO client not connected yet (python-socketio's by default;
+        the bench's capacity tabs bring a cheaper one, bench/lean_socket.py)."""
         self.backend_url = backend_url.rstrip("/")
         self.token = str(uuid.uuid4())
         self.local_storage = dict(local_storage or {})
@@ -84,7 +87,7 @@ class ReflexTab:
         """Frontend events received (`_redirect`, `_set_value`...), in order."""
         self._changed = asyncio.Condition()
         self._tasks: set[asyncio.Task[None]] = set()
-        self.listen(socketio.AsyncClient(reconnection=False))
+        self.listen(socket or socketio.AsyncClient(reconnection=False))
 
     def listen(self, sio: socketio.AsyncClient) -> None:
         """Receive this tab's updates on `sio` (a socket not connected yet)."""
