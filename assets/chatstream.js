@@ -91,13 +91,8 @@
   });
   let sized = null;  // the conversation whose size is watched
 
-  // The view follows the page's changes once a frame, just before the browser lays the page
-  // out for it: reading the scroll height right after each change made the browser lay the
-  // page out then and there, again for the next change (a new chat's first send: the
-  // question shown, the chat's page mounted, the first chunk), while the next update waited.
-  let lastPath = location.pathname, due = false;
-  const followChanges = () => {
-    due = false;
+  let lastPath = location.pathname;
+  new MutationObserver(() => {
     const el = scroller();
     if (!el) return;
     const box = el.firstElementChild;
@@ -106,9 +101,6 @@
     if (showMatch()) return;
     if (follow) toBottom(el, false);
     el.classList.toggle("scrolled-up", !follow && !atBottom(el));
-  };
-  new MutationObserver(() => {
-    if (!due) due = true, requestAnimationFrame(followChanges);
   }).observe(document.documentElement, { childList: true, subtree: true, characterData: true });
 })();
 
