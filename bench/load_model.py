@@ -51,8 +51,9 @@ _BEFORE, _AFTER = json.dumps(_chunk({"content": "\0"})).split(json.dumps("\0"))
 
 
 def _content(text: str) -> bytes:
-    """`_event(_chunk({"content": text}))`, made from a template: a chunk's JSON was 64 %
-    of the server's CPU when each reply's chunks were encoded as it started."""
+    """`_event(_chunk({"content": text}))`, made from a template. Encoding each reply's
+    chunks as the reply started took 64 % of the server's py-spy samples with 300 replies
+    starting together, in the steps' question phase, when the backend is busiest."""
     data = f"data: {_BEFORE}{json.dumps(text)}{_AFTER}\n\n".encode()
     return f"{len(data):x}\r\n".encode() + data + b"\r\n"
 
