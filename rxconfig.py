@@ -39,7 +39,8 @@ config = rx.Config(
     # React's StrictMode renders every component twice and runs its effects twice, in React's
     # development build only (`make dev`; the production build ignores it). On the dev server
     # that doubled the page's work: a new chat's first chunk reached the page in 23.9 ms with
-    # it and in 14.5 and 16.6 without (medians of 9, back to back). Our own React code
-    # (components/*.jsx) is small, and the browser tests cover what it does.
+    # it and in 14.5 and 16.6 without (medians of 9, back to back, the rest of the page the
+    # same). Our own React code (components/*.jsx) is small, and the browser tests cover
+    # what it does.
     react_strict_mode=False,
 )

@@ -48,7 +48,7 @@ class LeanSocket:
         namespaces: list[str],
         socketio_path: str,
         headers: dict[str, str] | None = None,
-        transports: list[str] | None = None,
+        transports: list[str] | None = None,  # (python-socketio's; a websocket here, always)
         wait_timeout: float = 15,
     ) -> None:
         (self._namespace,) = namespaces
