@@ -41,8 +41,16 @@ def _card(title: str, form: rx.Component, error, footer: rx.Component) -> rx.Com
 
 
 def _submit(label: str) -> rx.Component:
+    """Disabled until the page is live: the served HTML has the form before its script runs,
+    and a submit then would be the browser's own, a GET with the password in the address.
+    With the form's only submit button disabled, neither a click nor Enter submits it."""
     return rx.button(
-        label, type="submit", size="3", width="100%", custom_attrs={"data-testid": "submit"}
+        label,
+        type="submit",
+        size="3",
+        width="100%",
+        disabled=~rx.State.is_hydrated,
+        custom_attrs={"data-testid": "submit"},
     )
 
 

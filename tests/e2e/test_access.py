@@ -4,7 +4,7 @@ import re
 
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import chat_url, last_reply, register, send, user_texts
+from tests.e2e.conftest import PASSWORD, chat_url, last_reply, register, send, user_texts
 from tests.fake_openai import Reply
 
 XSS = (
@@ -67,6 +67,22 @@ def test_sign_in_with_the_registered_password(pages, model):
     page.get_by_test_id("submit").click()
 
     expect(page.get_by_test_id("composer")).to_be_visible()
+
+
+def test_a_password_typed_before_the_page_is_live_never_goes_into_the_address(browser, app):
+    """The served HTML has the sign-in forms before the page's script runs. A submit then
+    would be the browser's own: a GET with the password in the address, and in its history."""
+    context = browser.new_context(base_url=app.frontend_url, java_script_enabled=False)
+    page = context.new_page()
+    for path in ("/login", "/register"):
+        page.goto(path)
+        page.get_by_test_id("username").fill("early")
+        page.get_by_test_id("password").fill(PASSWORD)
+        page.get_by_test_id("password").press("Enter")
+        page.wait_for_load_state()
+        assert "password" not in page.url and "early" not in page.url
+        expect(page.get_by_test_id("submit")).to_be_disabled()
+    context.close()
 
 
 def test_markup_from_users_and_the_model_never_runs(page, model):
