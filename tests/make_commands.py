@@ -5,23 +5,17 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import time
 import urllib.request
 from pathlib import Path
 
 from tests.conftest import ROOT
+from tests.services import free_ports
 
 VITE_DEV = "/@id/"
 """In a page the dev server serves (Vite's module ids, for hot reload), never in a build."""
 STARTED = re.compile(r"starting the local model \(.*\) on http://127\.0\.0\.1:(\d+)/v1")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def answers(url: str) -> bool:
@@ -39,8 +33,9 @@ class MakeRun:
 
     def __init__(self, log: Path, target: str = "run", env: dict[str, str] | None = None) -> None:
         self.target, self.log = target, log
-        self.frontend_port = free_port()
-        self.backend_port = free_port() if target == "dev" else self.frontend_port
+        self.frontend_port, self.backend_port = free_ports(2)
+        if target != "dev":
+            self.backend_port = self.frontend_port
         ports = [f"FRONTEND_PORT={self.frontend_port}", f"BACKEND_PORT={self.backend_port}"]
         if env is None:
             env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "MAKE"))}

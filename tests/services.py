@@ -24,10 +24,27 @@ REDIS_URL = os.environ.get("CHATSTREAM_TEST_REDIS_URL", "redis://127.0.0.1:6379/
 POSTGRES_URL = os.environ.get("CHATSTREAM_TEST_POSTGRES_URL", "postgresql://127.0.0.1:5432/test")
 
 
+def free_ports(count: int) -> list[int]:
+    """`count` different ports that nothing holds on any address, IPv4 or IPv6: `reflex run`
+    checks its ports that way and exits if one is taken. Each is held until all are found."""
+    with contextlib.ExitStack() as held:
+        ports: list[int] = []
+        while len(ports) < count:
+            sock = held.enter_context(socket.socket())
+            sock.bind(("", 0))
+            port = sock.getsockname()[1]
+            with socket.socket(socket.AF_INET6) as sock6:
+                sock6.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                try:
+                    sock6.bind(("::", port))
+                except OSError:
+                    continue  # taken on IPv6: the IPv4 socket stays held, so it is not drawn again
+            ports.append(port)
+        return ports
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    return free_ports(1)[0]
 
 
 @contextlib.contextmanager

@@ -9,11 +9,11 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 import reflex as rx
@@ -23,51 +23,41 @@ from chatstream.models import Message
 from tests.conftest import ROOT
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, last_reply, register, send
 from tests.fake_openai import FakeOpenAI, Reply, words
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.services import free_ports
 
 
 class App:
     """`reflex run` (dev) in a process group of its own."""
 
-    def __init__(self, env: dict[str, str]) -> None:
-        self.env = env
-        self.frontend_port, self.backend_port = free_port(), free_port()
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.env, self.log = env, log
+        self.frontend_port, self.backend_port = free_ports(2)
         self.process: subprocess.Popen | None = None
 
     @property
     def url(self) -> str:
         return f"http://localhost:{self.frontend_port}"
 
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")[-3000:]
+
     def start(self, timeout: float = 240) -> None:
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "reflex",
-                "run",
-                "--loglevel",
-                "warning",
-                "--frontend-port",
-                str(self.frontend_port),
-                "--backend-port",
-                str(self.backend_port),
-            ],  # fmt: skip
-            cwd=ROOT,
-            env=self.env,
-            start_new_session=True,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "reflex", "run", "--loglevel", "warning",
+                 "--frontend-port", str(self.frontend_port),
+                 "--backend-port", str(self.backend_port)],
+                cwd=ROOT,
+                env=self.env,
+                start_new_session=True,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )  # fmt: skip
         deadline = time.monotonic() + timeout
         for url in (f"http://127.0.0.1:{self.backend_port}/ping", self.url):
             while True:
-                assert self.process.poll() is None, "the app exited"
-                assert time.monotonic() < deadline, f"{url} did not answer"
+                assert self.process.poll() is None, f"the app exited:\n{self.output()}"
+                assert time.monotonic() < deadline, f"{url} did not answer:\n{self.output()}"
                 try:
                     urllib.request.urlopen(url, timeout=2)
                     break
@@ -86,8 +76,8 @@ def model():
 
 
 @pytest.fixture
-def app(model):
-    app = App({**os.environ, **model.app_environment()})
+def app(model, tmp_path):
+    app = App({**os.environ, **model.app_environment()}, tmp_path / "reflex-run.log")
     app.start()
     yield app
     if app.process.poll() is None:
