@@ -65,18 +65,19 @@ _USER_OF_TOKEN = (
 times), 76 µs a time where the ORM query took 295."""
 
 
-def user_id_for_token(*, session: Session, auth_token: object) -> int | None:
+def user_id_for_token(*, session: Session | sa.Connection, auth_token: object) -> int | None:
     """The signed-in, enabled user of an auth token, read fresh from the database.
 
     The token comes from the browser's storage: anything but a short string is no one's.
+    Given a connection rather than a session, as every event's check is: no session to
+    begin and close around the one statement (36 against 65 µs a read here).
     """
     if not _is_token(auth_token):
         return None
-    return (
-        session.connection()
-        .execute(_USER_OF_TOKEN, {"token": auth_token, "now": datetime.now(UTC)})
-        .scalar()
-    )
+    connection = session if isinstance(session, sa.Connection) else session.connection()
+    return connection.execute(
+        _USER_OF_TOKEN, {"token": auth_token, "now": datetime.now(UTC)}
+    ).scalar()
 
 
 def _is_token(value: object) -> bool:

@@ -4,6 +4,7 @@ and sign-out of a tab."""
 from __future__ import annotations
 
 import reflex as rx
+from reflex.model import get_engine
 from reflex_local_auth import LocalAuthState
 
 from .. import repository
@@ -12,8 +13,8 @@ from .. import repository
 async def current_user_id(state: rx.State) -> int | None:
     """The user signed in on `state`'s tab, from its auth token, never from browser-sent ids."""
     auth = await state.get_state(LocalAuthState)
-    with rx.session() as session:
-        return repository.user_id_for_token(session=session, auth_token=auth.auth_token)
+    with get_engine().connect() as connection:
+        return repository.user_id_for_token(session=connection, auth_token=auth.auth_token)
 
 
 async def begin_session(state: rx.State, user_id: int) -> None:

@@ -5,6 +5,7 @@ from datetime import timedelta
 import pytest
 import reflex as rx
 import sqlalchemy as sa
+from reflex.model import get_engine
 
 from chatstream import repository
 from chatstream.models import Message, Status, utcnow
@@ -49,6 +50,12 @@ def test_the_signed_in_user_comes_from_the_auth_token():
         )
         assert repository.user_id_for_token(session=session, auth_token="forged") is None
         assert repository.user_id_for_token(session=session, auth_token="") is None
+    with get_engine().connect() as connection:  # every event's check: a connection, no session
+        assert (
+            repository.user_id_for_token(session=connection, auth_token="token-of-alice")
+            == alice.id
+        )
+        assert repository.user_id_for_token(session=connection, auth_token="forged") is None
 
 
 def test_a_second_send_while_a_reply_streams_is_refused():
