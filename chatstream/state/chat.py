@@ -195,6 +195,8 @@ class ChatState(rx.State):
         One per tab (a newer one cancels it); it ends when the tab shows another chat or its
         socket is no longer on this worker (closed, or reloaded onto another worker).
         """
+        from .sidebar import SidebarState  # (which imports this module)
+
         async with self:
             chat_id, token = self.public_id, self.router.session.client_token
             owned = chat_id and self.not_found is False
@@ -219,9 +221,9 @@ class ChatState(rx.State):
                         changed = title is not None and title != self.title
                         if changed:
                             self.title = title
-                    if changed:
-                        from .sidebar import SidebarState
-
+                            sidebar = await self.get_state(SidebarState)
+                            in_place = await sidebar._retitle(chat_id, title)
+                    if changed and not in_place:
                         yield SidebarState.refresh
                     continue
                 async with self:

@@ -42,6 +42,21 @@ class SidebarState(rx.State):
         search = await self.get_state(SearchState)
         await search._run(user_id)  # a search shown follows the chats too
 
+    async def _retitle(self, public_id: str, title: str) -> bool:
+        """The chat's new title in its link, from its tab's watcher, which has just read it
+        for the signed-in user: no list to read again, no event of its own (an exchange's
+        title cost a `refresh`). False when a search is shown (its results show titles too)
+        or the link is not there: the caller refreshes instead."""
+        if (await self.get_state(SearchState)).active or all(
+            link.id != public_id for link in self.chats
+        ):
+            return False
+        self.chats = [
+            ChatLink(id=link.id, title=title) if link.id == public_id else link
+            for link in self.chats
+        ]
+        return True
+
     @rx.event
     def toggle(self):
         self.open_on_mobile = not self.open_on_mobile
