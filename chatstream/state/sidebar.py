@@ -30,6 +30,10 @@ class SidebarState(rx.State):
         self.open_on_mobile = False  # a page was opened: fold the sidebar away on phones
         user_id = await current_user_id(self)
         auth = await self.get_state(LocalAuthState)
+        if user_id is None and auth.auth_token:
+            # Its session ended since the token was set (signed out elsewhere, expired, the
+            # account disabled): the tab is signed out, and its page sends it to sign in.
+            auth.auth_token = ""
         self.username = auth.authenticated_user.username if user_id is not None else ""
         if user_id is None:
             self.chats = []

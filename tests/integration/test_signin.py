@@ -63,8 +63,8 @@ async def sign_in(tab: ReflexTab, username: str, password: str = PASSWORD) -> No
     before = tab.local_storage.get(STORAGE_KEY)
     tab.state.get(LoginState.get_full_name(), {}).pop("error_message_rx_state_", None)
     await tab.send(SIGN_IN, form_data={"username": username, "password": password})
-    await tab.wait_for(
-        lambda: error(tab, SignInState) or tab.local_storage.get(STORAGE_KEY) != before
+    await tab.wait_for(  # (a tab whose session ended is signed out, "", at its next page)
+        lambda: error(tab, SignInState) or tab.local_storage.get(STORAGE_KEY) not in (before, "")
     )
 
 
@@ -194,6 +194,52 @@ async def test_sign_out_ends_the_session(backend_url):
         await tab.wait_for(lambda: tab.local_storage.get(STORAGE_KEY) == "")
         assert user_of(token) is None
         assert token not in session_ids()
+    finally:
+        await tab.close()
+
+
+async def test_a_page_move_does_not_read_the_signed_in_user_again_for_the_same_token(
+    backend_url,
+):
+    """The page sends its storage at every move; a token it had already is not set again
+    (which made reflex-local-auth read the user through the ORM at every move)."""
+    user = make_user()
+    seen: list[Delta] = []
+
+    def record(tab: ReflexTab, delta: Delta) -> None:
+        keeps_storage(tab, delta)
+        seen.append(delta)
+
+    tab = ReflexTab(backend_url, on_delta=record)
+    await tab.open("/login")
+    try:
+        await sign_in(tab, user.username)
+        await tab.navigate("/")
+        seen.clear()
+        await tab.navigate("/")
+        auth = LocalAuthState.get_full_name()
+        assert seen and not any(auth in delta for delta in seen)
+        assert tab.var(LocalAuthState, "is_authenticated") is True
+    finally:
+        await tab.close()
+
+
+async def test_a_tab_whose_session_ended_elsewhere_is_signed_out_at_its_next_page_move(
+    backend_url,
+):
+    user = make_user()
+    tab = await tab_on(backend_url, "/login")
+    try:
+        await sign_in(tab, user.username)
+        await tab.navigate("/")
+        assert tab.var(LocalAuthState, "is_authenticated") is True
+        with rx.session() as session:  # as a sign-out in another browser, or an expiry
+            repository.end_session(session=session, auth_token=tab.local_storage[STORAGE_KEY])
+
+        await tab.navigate("/")
+
+        await tab.wait_for(lambda: tab.local_storage.get(STORAGE_KEY) == "")
+        await tab.wait_for(lambda: tab.var(LocalAuthState, "is_authenticated") is False)
     finally:
         await tab.close()
 
