@@ -182,6 +182,9 @@ def _event(state: type[BaseState], handler: str) -> str:
     return f"{state.get_full_name()}.{handler}"
 
 
+UPDATE_VARS = _event(UpdateVarsInternalState, "update_vars_internal")
+"""A page's browser storage, sent at every move from page to page (see drop_unchanged)."""
+
 SURFACE: dict[str, dict[str, Kind]] = {
     # Reflex's own: connecting, page loads, browser storage, errors seen by the page.
     _event(State, "hydrate"): {},
@@ -189,7 +192,7 @@ SURFACE: dict[str, dict[str, Kind]] = {
     _event(State, "set_is_hydrated"): {"value": Flag()},
     _event(OnLoadInternalState, "on_load_internal"): {},
     _event(OnLoadInternalState, "set_is_hydrated"): {"value": Flag()},
-    _event(UpdateVarsInternalState, "update_vars_internal"): {"vars": Storage()},
+    UPDATE_VARS: {"vars": Storage()},
     _event(FrontendEventExceptionState, "handle_frontend_exception"): {
         "info": Text(20_000),
         "component_stack": Text(20_000),
@@ -326,9 +329,6 @@ def _guard_socket(namespace: type) -> None:
 
     on_event.guarded = True
     namespace.on_event = on_event
-
-
-UPDATE_VARS = _event(UpdateVarsInternalState, "update_vars_internal")
 
 
 async def drop_unchanged(state: BaseState, values: dict[str, Any]) -> None:

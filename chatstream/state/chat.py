@@ -218,12 +218,12 @@ class ChatState(rx.State):
                             title = user_id and repository.chat_title(
                                 session=session, owner_id=user_id, public_id=chat_id
                             )
-                        changed = title is not None and title != self.title
-                        if changed:
+                        refresh = False  # the sidebar, when its link cannot change in place
+                        if title is not None and title != self.title:
                             self.title = title
                             sidebar = await self.get_state(SidebarState)
-                            in_place = await sidebar._retitle(chat_id, title)
-                    if changed and not in_place:
+                            refresh = not await sidebar._retitle(chat_id, title)
+                    if refresh:
                         yield SidebarState.refresh
                     continue
                 async with self:
